@@ -1,0 +1,55 @@
+"""Time comes from an injected clock, never from time.time().
+
+Every stage that stamps or waits reads a ``Clock``; tests and benchmarks pass a
+``FakeClock`` they advance by hand, the product passes ``MonotonicClock``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds on a monotonic axis (origin is arbitrary)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Block the calling thread for ``seconds`` of this clock's time."""
+
+
+class MonotonicClock:
+    """Wall-paced clock backed by ``time.monotonic``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FakeClock:
+    """A clock that only moves when told to; ``sleep`` advances it instantly.
+
+    Thread-safe, so a pipeline's worker threads may read it while a test advances it.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._t = float(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._t
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock never runs backwards")
+        with self._lock:
+            self._t += seconds
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.advance(seconds)

@@ -1,0 +1,71 @@
+"""Frozen configuration, one dataclass per concern. Each field says why it exists.
+
+Times are given in seconds here and converted to frames/samples in one place
+(the properties below), so no stage does its own rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    sample_rate: int = 16000  # runtime rate: every source is resampled to it, the codec runs at it
+    frame_ms: int = 20  # capture/VAD frame; webrtcvad accepts 10, 20 or 30 ms
+    input_device: str | int | None = None  # sounddevice name/index, or None for the default
+    output_device: str | int | None = None
+    output_latency_s: float = 0.1  # PortAudio output latency; 'low' underruns on a shared core
+    output_block_ms: int = 20  # fixed output block; blocksize 0 gives irregular callbacks
+    ring_seconds: float = 4.0  # capture ring buffer; the callback only copies into it
+
+    @property
+    def frame_size(self) -> int:
+        return self.sample_rate * self.frame_ms // 1000
+
+    @property
+    def output_block(self) -> int:
+        return self.sample_rate * self.output_block_ms // 1000
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    camera: str | int | None = None  # OpenCV index or a video file path; None = no camera
+    fps: float = 5.0  # frames per second taken from the camera (the rest are dropped)
+    width: int = 160  # frames are resized to this before tokenizing
+    height: int = 120
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    vad_aggressiveness: int = 2  # webrtcvad mode 0..3; higher rejects more noise
+    start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
+    stop_s: float = 0.36  # silence needed before a turn ends (end-of-turn decision time)
+    min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
+
+    def frames(self, seconds: float, frame_ms: int) -> int:
+        """Seconds -> whole frames (at least one), the single place this rounding happens."""
+        return max(1, round(seconds * 1000 / frame_ms))
+
+
+@dataclass(frozen=True)
+class PlaybackConfig:
+    prebuffer_s: float = 0.04  # jitter buffer fill before playback starts
+    max_buffer_s: float = 30.0  # hard cap; beyond it frames are refused and counted (overrun)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    audio_queue: int = 512  # bounded queue between stages for audio (never dropped silently)
+    video_queue: int = 2  # video keeps only the newest frames (drop-oldest)
+    realtime: bool = True  # pace file sources in real time (False: as fast as possible)
+    trace: bool = True  # record latency spans per frame
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    playback: PlaybackConfig = field(default_factory=PlaybackConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

@@ -1,0 +1,115 @@
+"""The typed things that travel through the pipeline.
+
+Every frame is stamped with ``t_capture`` (seconds on the injected clock) at the moment
+its content entered the system, so latency can be measured from the mouth, not from
+wherever a stage happened to see it. Derived frames keep their origin's ``t_capture``.
+
+Control frames (``Interrupt``, ``TurnStart``, ``TurnEnd``, ``EndOfStream``) are *system*
+frames: queues let them overtake data frames (see ``runtime.queues``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import ClassVar, Union
+
+import numpy as np
+
+_ids = itertools.count()
+
+
+def next_id() -> int:
+    """A process-wide increasing id for frames (used to join latency spans)."""
+    return next(_ids)
+
+
+@dataclass
+class AudioFrame:
+    """Mono float32 PCM in [-1, 1] at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+    t_capture: float
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass
+class VideoFrame:
+    """One camera image, RGB uint8, shape (H, W, 3)."""
+
+    image: np.ndarray
+    t_capture: float
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False
+
+
+@dataclass
+class Tokens:
+    """Discrete ids of one modality ("audio", "image", "text") covering one time span."""
+
+    kind: str
+    ids: np.ndarray
+    t_capture: float
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False
+
+
+@dataclass
+class TextFrame:
+    """Text produced by the agent (its transcript), streamed piece by piece."""
+
+    text: str
+    t_capture: float
+    final: bool = False
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False
+
+
+@dataclass
+class Interrupt:
+    """User barged in: stop generating, flush every queued sample now."""
+
+    t_capture: float
+    reason: str = "barge-in"
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+@dataclass
+class TurnStart:
+    """The user started speaking (onset time, not decision time, in ``t_capture``)."""
+
+    t_capture: float
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+@dataclass
+class TurnEnd:
+    """The user stopped speaking. ``t_capture`` is the end of speech; ``t_decided`` when the
+    turn detector was sure (the difference is end-of-turn decision latency)."""
+
+    t_capture: float
+    t_decided: float = 0.0
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+@dataclass
+class EndOfStream:
+    """The source is exhausted; stages flush and pass it on."""
+
+    t_capture: float
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, TurnStart, TurnEnd, EndOfStream]
+DataFrame = Union[AudioFrame, VideoFrame, Tokens, TextFrame]
+ControlFrame = Union[Interrupt, TurnStart, TurnEnd, EndOfStream]

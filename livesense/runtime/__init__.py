@@ -1,0 +1,1 @@
+"""Stage protocol, queues, VAD and turn-taking, pipeline wiring, latency tracing."""
