@@ -42,6 +42,7 @@ class TurnConfig:
     start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
     stop_s: float = 0.36  # silence needed before a turn ends (end-of-turn decision time)
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
+    barge_in: bool = True  # user speech cuts the reply; off (e.g. batch file runs): turns queue
 
     def frames(self, seconds: float, frame_ms: int) -> int:
         """Seconds -> whole frames (at least one), the single place this rounding happens."""

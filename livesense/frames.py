@@ -4,8 +4,11 @@ Every frame is stamped with ``t_capture`` (seconds on the injected clock) at the
 its content entered the system, so latency can be measured from the mouth, not from
 wherever a stage happened to see it. Derived frames keep their origin's ``t_capture``.
 
-Control frames (``Interrupt``, ``TurnStart``, ``TurnEnd``, ``EndOfStream``) are *system*
-frames: queues let them overtake data frames (see ``runtime.queues``).
+``Interrupt`` is a *system* frame: channels let it overtake queued data, so a barge-in
+is never stuck behind reply audio (see ``runtime.channel``). The other control frames
+(``TurnStart``, ``TurnEnd``, ``EndOfStream``) stay in order with the audio they describe:
+the agent must have heard every frame of a turn before it answers it, and a new turn
+cannot start before the previous one ended.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class AudioFrame:
     samples: np.ndarray
     sample_rate: int
     t_capture: float
+    turn: int = -1  # id of the TurnEnd this audio answers; -1 for captured (user) audio
     id: int = field(default_factory=next_id)
     system: ClassVar[bool] = False
 
@@ -67,6 +71,7 @@ class TextFrame:
     text: str
     t_capture: float
     final: bool = False
+    turn: int = -1  # id of the TurnEnd this text answers
     id: int = field(default_factory=next_id)
     system: ClassVar[bool] = False
 
@@ -77,6 +82,7 @@ class Interrupt:
 
     t_capture: float
     reason: str = "barge-in"
+    turn: int = -1  # the reply (TurnEnd id) being cut off
     id: int = field(default_factory=next_id)
     system: ClassVar[bool] = True
 
@@ -87,7 +93,7 @@ class TurnStart:
 
     t_capture: float
     id: int = field(default_factory=next_id)
-    system: ClassVar[bool] = True
+    system: ClassVar[bool] = False  # ordered: after the previous TurnEnd
 
 
 @dataclass
@@ -97,8 +103,9 @@ class TurnEnd:
 
     t_capture: float
     t_decided: float = 0.0
+    speech_s: float = 0.0  # length of the user's speech in this turn
     id: int = field(default_factory=next_id)
-    system: ClassVar[bool] = True
+    system: ClassVar[bool] = False  # ordered: follows the turn's audio
 
 
 @dataclass
@@ -107,7 +114,7 @@ class EndOfStream:
 
     t_capture: float
     id: int = field(default_factory=next_id)
-    system: ClassVar[bool] = True
+    system: ClassVar[bool] = False  # ordered: comes after the last data frame
 
 
 Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, TurnStart, TurnEnd, EndOfStream]

@@ -1,0 +1,39 @@
+"""A preallocated rolling window of recent audio, addressable by capture time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class AudioHistory:
+    def __init__(self, seconds: float, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._buf = np.zeros(int(seconds * sample_rate), dtype=np.float32)
+        self._written = 0  # total samples ever written
+        self._t_end = 0.0  # capture time just after the newest sample
+
+    def reset(self) -> None:
+        self._written = 0
+
+    def write(self, samples: np.ndarray, t_capture: float) -> None:
+        n, size = len(samples), len(self._buf)
+        if n >= size:
+            samples, n = samples[-size:], size
+        start = self._written % size
+        first = min(n, size - start)
+        self._buf[start : start + first] = samples[:first]
+        self._buf[: n - first] = samples[first:]
+        self._written += n
+        self._t_end = t_capture + len(samples) / self.sample_rate
+
+    def read(self, t0: float, t1: float) -> np.ndarray:
+        """Samples captured in [t0, t1), clipped to what the window still holds."""
+        size = len(self._buf)
+        held = min(self._written, size)
+        back0 = int(round((self._t_end - t0) * self.sample_rate))
+        back1 = int(round((self._t_end - t1) * self.sample_rate))
+        back0, back1 = min(max(back0, 0), held), min(max(back1, 0), held)
+        if back0 <= back1:
+            return np.zeros(0, dtype=np.float32)
+        idx = (self._written - back0 + np.arange(back0 - back1)) % size
+        return self._buf[idx]

@@ -1,0 +1,114 @@
+"""The output stage: reply audio to a sink, gated by barge-in.
+
+An ``Interrupt`` overtakes queued reply frames in the channel, so stale frames of the cut
+reply may still arrive after it; the gate drops every frame of a cancelled turn. The sink
+flushes its own buffer at once. The sink reports when the first sample of a reply really
+reached the output (``on_output``), which the tracer records as ``first_output``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Protocol
+
+import numpy as np
+
+from livesense.clock import Clock
+from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt
+from livesense.runtime.tracing import Tracer
+
+log = logging.getLogger(__name__)
+
+OnOutput = Callable[[float], None]
+
+
+class AudioSink(Protocol):
+    sample_rate: int
+
+    def write(self, samples: np.ndarray, on_output: OnOutput | None = None) -> None:
+        """Queue reply samples; call ``on_output(t)`` when the first one is output."""
+
+    def flush(self) -> int:
+        """Drop everything queued now; return the number of samples dropped."""
+
+    def drain(self, timeout: float) -> None:
+        """Block until queued audio has played (end of stream)."""
+
+    def close(self) -> None:
+        ...
+
+
+class OutputStage:
+    name = "output"
+
+    def __init__(self, sink: AudioSink, clock: Clock, tracer: Tracer, max_cancelled: int = 64) -> None:
+        self.sink, self.clock, self.tracer = sink, clock, tracer
+        self._cancelled: list[int] = []
+        self._max_cancelled = max_cancelled
+        self._started: set[int] = set()
+
+    def reset(self) -> None:
+        self._cancelled.clear()
+        self._started.clear()
+        self.sink.flush()
+
+    def step(self, frame: Frame) -> list[Frame]:
+        if isinstance(frame, Interrupt):
+            self._interrupt(frame)
+        elif isinstance(frame, AudioFrame) and frame.turn >= 0:
+            self._play(frame)
+        elif isinstance(frame, EndOfStream):
+            self.sink.drain(timeout=60.0)
+        return [frame]
+
+    def _play(self, frame: AudioFrame) -> None:
+        if frame.turn in self._cancelled:
+            self.tracer.count("stale_frames_dropped")
+            return
+        if frame.sample_rate != self.sink.sample_rate:
+            raise ValueError(f"reply audio at {frame.sample_rate} Hz, sink expects {self.sink.sample_rate} Hz")
+        on_output = None
+        if frame.turn not in self._started:
+            self._started.add(frame.turn)
+            turn = frame.turn
+            on_output = lambda t: self.tracer.mark(turn, "first_output", t)  # noqa: E731
+        self.sink.write(frame.samples, on_output)
+
+    def _interrupt(self, frame: Interrupt) -> None:
+        dropped = self.sink.flush()
+        self._cancelled.append(frame.turn)
+        del self._cancelled[: -self._max_cancelled]
+        self.tracer.mark(frame.turn, "flushed", self.clock.now())
+        self.tracer.count("samples_flushed", dropped)
+        log.info("interrupt: flushed %d queued samples of turn %d", dropped, frame.turn)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+class MemorySink:
+    """Keeps reply audio in memory; output time is the time of the write (no device)."""
+
+    def __init__(self, clock: Clock, sample_rate: int = 16000) -> None:
+        self.clock = clock
+        self.sample_rate = sample_rate
+        self.chunks: list[np.ndarray] = []
+        self.flushed = 0
+
+    def write(self, samples: np.ndarray, on_output: OnOutput | None = None) -> None:
+        self.chunks.append(np.asarray(samples, np.float32))
+        if on_output is not None:
+            on_output(self.clock.now())
+
+    def flush(self) -> int:
+        self.flushed += 1
+        return 0
+
+    def drain(self, timeout: float) -> None:
+        pass
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,129 @@
+"""Turn-taking: an explicit state machine over per-frame voice activity.
+
+QUIET --speech--> STARTING --start_s of speech--> SPEAKING --silence--> STOPPING
+STOPPING --stop_s of silence--> QUIET (emit TurnEnd); STOPPING --speech--> SPEAKING;
+STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn).
+
+Thresholds are seconds in ``TurnConfig`` and become frame counts here, in one place.
+``TurnStart`` carries the speech onset time; ``TurnEnd`` carries the true end of speech
+(``t_capture``) and the moment the detector decided (``t_decided``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from livesense.config import AudioConfig, TurnConfig
+from livesense.frames import AudioFrame, EndOfStream, Frame, TurnEnd, TurnStart
+from livesense.runtime.reframe import Reframer
+from livesense.runtime.vad import Vad, WebRtcVad
+
+
+class TurnState(enum.Enum):
+    QUIET = "quiet"
+    STARTING = "starting"
+    SPEAKING = "speaking"
+    STOPPING = "stopping"
+
+
+class TurnMachine:
+    """Pure state machine: feed (is_speech, t_start, t_end) per frame, get events."""
+
+    def __init__(self, start_frames: int, stop_frames: int) -> None:
+        self.start_frames = start_frames
+        self.stop_frames = stop_frames
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = TurnState.QUIET
+        self._run = 0
+        self._onset = 0.0
+        self._end = 0.0
+
+    def update(self, speech: bool, t0: float, t1: float) -> Frame | None:
+        handler = getattr(self, f"_on_{self.state.value}")
+        return handler(speech, t0, t1)
+
+    def _on_quiet(self, speech, t0, t1):
+        if speech:
+            self.state, self._run, self._onset = TurnState.STARTING, 1, t0
+            return self._on_starting_confirmed(t1)
+        return None
+
+    def _on_starting(self, speech, t0, t1):
+        if not speech:
+            self.state = TurnState.QUIET
+            return None
+        self._run += 1
+        return self._on_starting_confirmed(t1)
+
+    def _on_starting_confirmed(self, t1):
+        if self._run >= self.start_frames:
+            self.state = TurnState.SPEAKING
+            return TurnStart(t_capture=self._onset)
+        return None
+
+    def _on_speaking(self, speech, t0, t1):
+        if not speech:
+            self.state, self._run, self._end = TurnState.STOPPING, 1, t0
+            return self._on_stopping_confirmed(t1)
+        return None
+
+    def _on_stopping(self, speech, t0, t1):
+        if speech:
+            self.state = TurnState.SPEAKING
+            return None
+        self._run += 1
+        return self._on_stopping_confirmed(t1)
+
+    def _on_stopping_confirmed(self, t1):
+        if self._run >= self.stop_frames:
+            self.state = TurnState.QUIET
+            return TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset)
+        return None
+
+    def flush(self, t: float) -> Frame | None:
+        """End of input: close an open turn at its last speech frame."""
+        if self.state in (TurnState.SPEAKING, TurnState.STOPPING):
+            end = self._end if self.state is TurnState.STOPPING else t
+            self.state = TurnState.QUIET
+            return TurnEnd(t_capture=end, t_decided=t, speech_s=end - self._onset)
+        self.state = TurnState.QUIET
+        return None
+
+
+class TurnDetector:
+    """Stage: passes every frame through and inserts TurnStart/TurnEnd where they happen."""
+
+    name = "turns"
+
+    def __init__(self, audio: AudioConfig, turn: TurnConfig, vad: Vad | None = None) -> None:
+        self.audio = audio
+        self.vad = vad or WebRtcVad(audio.sample_rate, audio.frame_ms, turn.vad_aggressiveness)
+        self.reframer = Reframer(audio.frame_size, audio.sample_rate)
+        self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms))
+        self._frame_s = audio.frame_ms / 1000
+
+    @property
+    def state(self) -> TurnState:
+        return self.machine.state
+
+    def reset(self) -> None:
+        self.reframer.reset()
+        self.machine.reset()
+
+    def step(self, frame: Frame) -> list[Frame]:
+        if isinstance(frame, EndOfStream):
+            event = self.machine.flush(frame.t_capture)
+            return [event, frame] if event else [frame]
+        if not isinstance(frame, AudioFrame):
+            return [frame]
+        out: list[Frame] = []
+        for f in self.reframer.push(frame):
+            event = self.machine.update(self.vad.is_speech(f.samples), f.t_capture, f.t_capture + self._frame_s)
+            if isinstance(event, TurnStart):
+                out.append(event)
+            out.append(f)
+            if isinstance(event, TurnEnd):
+                out.append(event)
+        return out
