@@ -10,7 +10,7 @@ from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, TextFrame
 from livesense.runtime.agent import AgentStage
 from livesense.runtime.output import MemorySink, OutputStage
-from livesense.runtime.parrot import ParrotAgent
+from livesense.agents.parrot import ParrotAgent
 from livesense.runtime.pipeline import Pipeline
 from livesense.runtime.tracing import Tracer
 from livesense.runtime.turns import TurnDetector

@@ -1,0 +1,1 @@
+"""Agents: what answers a finished user turn (native model, cascade, test agents)."""
