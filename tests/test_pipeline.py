@@ -24,7 +24,7 @@ class ArraySource:
     def __init__(self, x, sr, chunk=320, speed=None):
         self.x, self.sr, self.chunk, self.speed = x, sr, chunk, speed
 
-    def frames(self):
+    def __iter__(self):
         t0 = time.monotonic()
         for i in range(0, len(self.x), self.chunk):
             if self.speed:  # paced: a chunk is due once its audio has been "spoken"

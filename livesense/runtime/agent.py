@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Protocol
 
 from livesense.clock import Clock
 from livesense.config import TurnConfig
-from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, TextFrame, TurnEnd, TurnStart
+from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnStart
 from livesense.runtime.tracing import Tracer
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,7 @@ class AgentStage:
         try:
             frame = next(self._reply)
         except StopIteration:
-            self._finish()
-            return []
+            return self._finish()
         return self._emit(frame)
 
     def _emit(self, frame: Frame) -> list[Frame]:
@@ -122,12 +121,13 @@ class AgentStage:
             out += self.poll()
         return out
 
-    def _finish(self) -> None:
-        if self._turn is not None:
-            self.tracer.mark(self._turn.id, "reply_done", self.clock.now())
+    def _finish(self) -> list[Frame]:
+        turn, now = self._turn, self.clock.now()
+        self.tracer.mark(turn.id, "reply_done", now)
         self._reply, self._turn = None, None
         if self._pending:
             self._start_reply(self._pending.pop(0))
+        return [ReplyEnd(t_capture=now, turn=turn.id)]
 
     def _cancel(self) -> None:
         if self._reply is not None and hasattr(self._reply, "close"):

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from livesense.clock import Clock
-from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt
+from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, ReplyEnd
 from livesense.runtime.tracing import Tracer
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ class AudioSink(Protocol):
 
     def write(self, samples: np.ndarray, on_output: OnOutput | None = None) -> None:
         """Queue reply samples; call ``on_output(t)`` when the first one is output."""
+
+    def end_reply(self) -> None:
+        """The reply is complete: running dry from here on is its end, not an underrun."""
 
     def flush(self) -> int:
         """Drop everything queued now; return the number of samples dropped."""
@@ -57,6 +60,8 @@ class OutputStage:
             self._interrupt(frame)
         elif isinstance(frame, AudioFrame) and frame.turn >= 0:
             self._play(frame)
+        elif isinstance(frame, ReplyEnd) and frame.turn not in self._cancelled:
+            self.sink.end_reply()
         elif isinstance(frame, EndOfStream):
             self.sink.drain(timeout=60.0)
         return [frame]
@@ -99,6 +104,9 @@ class MemorySink:
         self.chunks.append(np.asarray(samples, np.float32))
         if on_output is not None:
             on_output(self.clock.now())
+
+    def end_reply(self) -> None:
+        pass
 
     def flush(self) -> int:
         self.flushed += 1

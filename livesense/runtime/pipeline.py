@@ -27,12 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    name: str
+    """Any iterable of frames (it may end with an EndOfStream); ``close()`` if it has one
+    must make a blocked iteration return."""
 
-    def frames(self) -> Iterator[Frame]:
-        ...
-
-    def close(self) -> None:
+    def __iter__(self) -> Iterator[Frame]:
         ...
 
 
@@ -55,12 +53,12 @@ class Pipeline:
         for i, stage in enumerate(self.stages):
             self._threads.append(self._spawn(self._stage_loop, i, name=f"stage-{stage.name}"))
         for i, source in enumerate(self.sources):
-            self._spawn(self._source_loop, source, i == 0, name=f"source-{source.name}")
+            self._spawn(self._source_loop, source, i == 0, name=f"source-{getattr(source, 'name', type(source).__name__)}")
 
     def run(self, timeout: float | None = None) -> None:
         """Start, wait until the end of stream reaches the last stage, then clean up."""
-        self.start()
         try:
+            self.start()
             self.wait(timeout)
         except KeyboardInterrupt:
             log.info("interrupted by user; shutting down")
@@ -82,7 +80,7 @@ class Pipeline:
     def stop(self) -> None:
         self._stop.set()
         for source in self.sources:
-            _quietly(source.close)
+            _close(source)
         for ch in self.channels:
             ch.close()
         for t in self._threads:
@@ -111,15 +109,18 @@ class Pipeline:
                     ch.close()
 
     def _source_loop(self, source: Source, primary: bool) -> None:
-        ch = self.channels[0]
-        for frame in source.frames():
+        ch, end = self.channels[0], None
+        for frame in source:
             if self._stop.is_set():
                 return
+            if isinstance(frame, EndOfStream):
+                end = frame
+                break
             ch.put(frame)
-        if primary:
-            ch.put(EndOfStream(t_capture=self.clock.now()))
+        if primary:  # only the primary source ends the session
+            ch.put(end or EndOfStream(t_capture=self.clock.now()))
             for other in self.sources[1:]:
-                _quietly(other.close)
+                _close(other)
 
     def _stage_loop(self, i: int) -> None:
         stage, ch = self.stages[i], self.channels[i]
@@ -149,6 +150,11 @@ class Pipeline:
             return
         for f in frames:
             self.channels[i + 1].put(f)
+
+
+def _close(obj) -> None:
+    if hasattr(obj, "close"):
+        _quietly(obj.close)
 
 
 def _quietly(fn) -> None:

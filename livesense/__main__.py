@@ -1,0 +1,3 @@
+from livesense.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Assemble a session from what the user asked for: sources, stages, agent, output.
+
+    mic/file ──┐
+               ├─> turns ─> agent ─> transcript ─> output (speaker or WAV)
+    camera ────┘
+
+Used by the CLI, the benchmarks and the browser demo, so all three run the same runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from livesense.clock import Clock, MonotonicClock
+from livesense.config import Config
+from livesense.frames import Frame, TextFrame
+from livesense.runtime.agent import Agent, AgentStage
+from livesense.runtime.output import AudioSink, OutputStage
+from livesense.runtime.pipeline import Pipeline, Source
+from livesense.runtime.tracing import Tracer
+from livesense.runtime.turns import TurnDetector
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    mic: str | None = None  # device index/name, or an audio file
+    camera: str | None = None  # camera index, or a video file
+    speaker: str | None = None  # device index/name, or a .wav path
+    agent: str = "parrot"
+
+
+def is_file_spec(spec: str | None) -> bool:
+    return spec is not None and (os.path.sep in spec or spec.lower().endswith(AUDIO_EXTS) or os.path.exists(spec))
+
+
+def make_agent(name: str, cfg: Config) -> Agent:
+    if name == "parrot":
+        from livesense.agents.parrot import ParrotAgent
+
+        return ParrotAgent(cfg.audio.sample_rate)
+    raise ValueError(f"unknown agent {name!r}; choose from: parrot")
+
+
+def make_sources(spec: RunSpec, cfg: Config, clock: Clock) -> list[Source]:
+    from livesense.capture.camera import CameraSource
+    from livesense.capture.files import WavSource
+    from livesense.capture.mic import MicSource
+
+    realtime = cfg.runtime.realtime
+    if is_file_spec(spec.mic):
+        sources: list[Source] = [WavSource(spec.mic, realtime=realtime, clock=clock, config=cfg.audio)]
+    else:
+        sources = [MicSource(cfg.audio, clock, device=spec.mic).start()]
+    if spec.camera is not None:
+        sources.append(CameraSource(spec.camera, fps=cfg.vision.fps, realtime=realtime, clock=clock,
+                                    size=(cfg.vision.width, cfg.vision.height)))
+    return sources
+
+
+def make_output(spec: RunSpec, cfg: Config, clock: Clock) -> AudioSink:
+    from livesense.playback.outputs import SpeakerOutput, WavOutput
+
+    if spec.speaker is not None and spec.speaker.lower().endswith(".wav"):
+        from livesense.playback.wavsink import WavSink
+
+        os.makedirs(os.path.dirname(os.path.abspath(spec.speaker)), exist_ok=True)
+        sink = WavSink(spec.speaker, cfg.audio.sample_rate, realtime=cfg.runtime.realtime, clock=clock)
+        return WavOutput(sink, clock)
+    from livesense.playback.speaker import SpeakerSink
+
+    return SpeakerOutput(SpeakerSink(cfg.audio, cfg.playback, clock, device=spec.speaker), clock)
+
+
+class TranscriptStage:
+    """Hands the agent's text to a callback (the CLI prints it, the UI shows it)."""
+
+    name = "transcript"
+
+    def __init__(self, on_text: Callable[[TextFrame], None] | None) -> None:
+        self.on_text = on_text
+        self.lines: list[str] = []
+
+    def step(self, frame: Frame) -> list[Frame]:
+        if isinstance(frame, TextFrame):
+            self.lines.append(frame.text)
+            if self.on_text is not None:
+                self.on_text(frame)
+        return [frame]
+
+    def reset(self) -> None:
+        self.lines.clear()
+
+
+@dataclass
+class Session:
+    pipeline: Pipeline
+    output: AudioSink
+    transcript: TranscriptStage
+    realtime: bool
+
+    def report(self) -> dict:
+        """Latency figures are only meaningful when input was paced in real time."""
+        tracer = self.pipeline.tracer
+        out = {"realtime": self.realtime, "turns": tracer.turn_summary(), "stages": tracer.stage_summary(),
+               "counters": tracer.counters(), "transcript": self.transcript.lines}
+        if hasattr(self.output, "stats"):
+            out["output"] = self.output.stats()
+        return out
+
+
+def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
+                  on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None) -> Session:
+    clock = clock or MonotonicClock()
+    tracer = Tracer(cfg.runtime.trace)
+    agent = agent or make_agent(spec.agent, cfg)
+    output = make_output(spec, cfg, clock)
+    transcript = TranscriptStage(on_text)
+    stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn),
+              transcript, OutputStage(output, clock, tracer)]
+    try:
+        sources = make_sources(spec, cfg, clock)
+    except BaseException:
+        output.close()
+        raise
+    return Session(Pipeline(sources, stages, clock, tracer, cfg.runtime), output, transcript, cfg.runtime.realtime)
+
+
+def run_session(spec: RunSpec, cfg: Config, on_text: Callable[[TextFrame], None] | None = None) -> dict:
+    session = build_session(spec, cfg, on_text=on_text)
+    session.pipeline.run()
+    return session.report()

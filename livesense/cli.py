@@ -1,0 +1,105 @@
+"""Command line: ``livesense devices`` and ``livesense run``.
+
+The only module that prints. Flags map onto the frozen config dataclasses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+
+from livesense.config import Config
+from livesense.errors import LiveSenseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except LiveSenseError as e:
+        print(f"livesense: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("livesense: stopped", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="livesense", description="On-device real-time voice-and-vision agent")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    d = sub.add_parser("devices", help="list audio devices and cameras, or explain why there are none")
+    d.add_argument("--max-camera", type=int, default=4, help="probe camera indices below this")
+    d.set_defaults(func=cmd_devices)
+    r = sub.add_parser("run", help="run the assistant")
+    r.add_argument("--mic", help="input device (index or name) or an audio file (WAV/FLAC); default: default mic")
+    r.add_argument("--camera", help="camera index or a video file path; default: no camera")
+    r.add_argument("--speaker", help="output device (index or name) or a .wav path; default: default speaker")
+    r.add_argument("--agent", default="parrot", choices=["parrot"],
+                   help="who answers: 'parrot' is a test agent that says back what it heard")
+    r.add_argument("--fast", action="store_true",
+                   help="with file input: run as fast as possible (no pacing, no barge-in)")
+    r.add_argument("--trace", metavar="JSON", help="write the latency trace to this file")
+    r.add_argument("--stop-s", type=float, help="silence that ends a user turn, seconds")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def cmd_devices(args) -> int:
+    from livesense.capture.devices import explain_no_devices, list_audio_devices, list_cameras
+
+    try:
+        devices = list_audio_devices()
+    except LiveSenseError as e:
+        devices, problem = [], str(e)
+    else:
+        problem = explain_no_devices() if not devices else ""
+    print("Audio devices:" if devices else problem)
+    for dev in devices:
+        print(f"  {dev}")
+    cams = list_cameras(args.max_camera)
+    print(f"Cameras: {', '.join(map(str, cams))}" if cams else
+          f"Cameras: none found at indices 0..{args.max_camera - 1} (use --camera path/to/video.mp4)")
+    return 0
+
+
+def config_from(args) -> Config:
+    cfg = Config()
+    if args.stop_s is not None:
+        cfg = replace(cfg, turn=replace(cfg.turn, stop_s=args.stop_s))
+    if args.fast:
+        cfg = replace(cfg, runtime=replace(cfg.runtime, realtime=False), turn=replace(cfg.turn, barge_in=False))
+    return cfg
+
+
+def cmd_run(args) -> int:
+    from livesense.app import RunSpec, run_session
+
+    spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent)
+    report = run_session(spec, config_from(args), on_text=lambda f: print(f"agent: {f.text}", flush=True))
+    print(format_report(report))
+    if args.trace:
+        with open(args.trace, "w") as fh:
+            json.dump(report, fh, indent=1)
+    return 0
+
+
+def format_report(report: dict) -> str:
+    turns = report["turns"]
+    lines = [f"turns answered: {turns.get('turns', 0)}"]
+    if not report["realtime"]:
+        lines.append("latency: not measured with --fast (input is not paced like a live mic)")
+    elif turns.get("turns"):
+        lines.append(f"mouth-to-ear p50 {turns['p50_ms']:.0f} ms, p95 {turns['p95_ms']:.0f} ms")
+        lines.append("  per stage (p50): " + ", ".join(f"{k} {v:.0f} ms" for k, v in turns["stages"].items()))
+    if report["realtime"]:
+        lines.append("stages (p50 processing / age at entry): " + ", ".join(
+            f"{k} {v['p50_ms']:.2f}/{v['age_p50_ms']:.0f} ms" for k, v in report["stages"].items()))
+    if report.get("counters"):
+        lines.append("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(report["counters"].items())))
+    return "\n".join(lines)
