@@ -1,0 +1,80 @@
+"""The command line, end to end on files (real sources, real turn detection, real WAV out)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+DATA = Path(__file__).parent / "data"
+
+
+def livesense(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "livesense", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    import cv2
+
+    path = tmp_path_factory.mktemp("cam") / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for i in range(60):
+        img = np.zeros((120, 160, 3), np.uint8)
+        img[40:80, 10 + 2 * i : 50 + 2 * i] = (0, 0, 255)
+        writer.write(img)
+    writer.release()
+    return path
+
+
+def test_run_files_in_real_time_prints_transcript_and_trace(tmp_path, clip):
+    out, trace = tmp_path / "out.wav", tmp_path / "trace.json"
+    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--camera", str(clip), "--speaker", str(out),
+                  "--trace", str(trace))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("agent: (parrot)") == 2
+    assert "mouth-to-ear p50" in r.stdout and "turn_detect" in r.stdout
+    report = json.loads(trace.read_text())
+    assert report["turns"]["turns"] == 2
+    # real-time: mouth-to-ear is the end-of-turn silence plus a little compute, never negative
+    assert 300 < report["turns"]["p50_ms"] < 800
+    assert report["stages"]["agent"]["n"] > 200
+    x, sr = sf.read(out)
+    src, _ = sf.read(DATA / "turns.wav")
+    assert sr == 16000 and len(x) >= len(src)  # time-aligned with the input, replies after turns
+    assert np.abs(x).max() > 0.1
+
+
+def test_run_fast_says_latency_is_not_measured(tmp_path):
+    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"), "--fast")
+    assert r.returncode == 0, r.stderr
+    assert "not measured with --fast" in r.stdout
+    assert 2.8 < sf.info(tmp_path / "o.wav").duration < 3.8
+
+
+@pytest.mark.parametrize("content,expect", [(b"", "empty file"), (b"RIFF\x00\x00garbage" * 10, "not a readable audio file")])
+def test_bad_mic_file_gives_clear_error(tmp_path, content, expect):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(content)
+    r = livesense("run", "--mic", str(bad), "--speaker", str(tmp_path / "o.wav"), "--fast")
+    assert r.returncode == 2
+    assert expect in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_video_gives_clear_error(tmp_path):
+    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--camera", str(tmp_path / "nope.mp4"),
+                  "--speaker", str(tmp_path / "o.wav"), "--fast")
+    assert r.returncode == 2 and "nope.mp4" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_devices_without_sound_server_explains(tmp_path):
+    env = {"PULSE_SERVER": f"unix:{tmp_path}/no-such-socket", "XDG_RUNTIME_DIR": str(tmp_path)}
+    r = livesense("devices", env=env)
+    assert r.returncode == 0
+    assert "No audio devices found" in r.stdout and "--mic file.wav" in r.stdout
+    assert "Cameras: none found" in r.stdout
