@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -45,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--fast", action="store_true",
                    help="with file input: run as fast as possible (no pacing, no barge-in)")
     r.add_argument("--trace", metavar="JSON", help="write the latency trace to this file")
+    r.add_argument("--demo", action="store_true",
+                   help="run on the shipped demo (spoken question + camera clip), no devices needed; "
+                        "writes reply.wav, transcript.txt and trace.json to --out-dir")
+    r.add_argument("--out-dir", default="out/demo", help="where --demo writes its files")
     r.add_argument("--stop-s", type=float, help="silence that ends a user turn, seconds")
     r.set_defaults(func=cmd_run)
     return p
@@ -80,13 +85,31 @@ def config_from(args) -> Config:
 def cmd_run(args) -> int:
     from livesense.app import RunSpec, run_session
 
+    if args.demo:
+        apply_demo(args)
     spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent)
     report = run_session(spec, config_from(args), on_text=lambda f: print(f"agent: {f.text}", flush=True))
     print(format_report(report))
     if args.trace:
         with open(args.trace, "w") as fh:
             json.dump(report, fh, indent=1)
+    if args.demo:
+        with open(os.path.join(args.out_dir, "transcript.txt"), "w") as fh:
+            fh.write("\n".join(report["transcript"]) + "\n")
+        print(f"demo: wrote {args.speaker}, {args.trace} and transcript.txt in {args.out_dir}")
     return 0
+
+
+def apply_demo(args) -> None:
+    """Point the run at the shipped demo input; keep any device/file the user named."""
+    from importlib.resources import files
+
+    demo = files("livesense") / "demo"
+    os.makedirs(args.out_dir, exist_ok=True)
+    args.mic = args.mic or str(demo / "question.wav")
+    args.camera = args.camera or str(demo / "scene.mp4")
+    args.speaker = args.speaker or os.path.join(args.out_dir, "reply.wav")
+    args.trace = args.trace or os.path.join(args.out_dir, "trace.json")
 
 
 def format_report(report: dict) -> str:
