@@ -18,7 +18,7 @@ from livesense.clock import Clock, MonotonicClock
 from livesense.config import Config
 from livesense.frames import Frame, TextFrame
 from livesense.runtime.agent import Agent, AgentStage
-from livesense.runtime.output import AudioSink, OutputStage
+from livesense.runtime.output import AudioSink, OutputStage, PlaybackState
 from livesense.runtime.pipeline import Pipeline, Source
 from livesense.runtime.tracing import Tracer
 from livesense.runtime.turns import TurnDetector
@@ -122,8 +122,10 @@ def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
     agent = agent or make_agent(spec.agent, cfg)
     output = make_output(spec, cfg, clock)
     transcript = TranscriptStage(on_text)
-    stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn),
-              transcript, OutputStage(output, clock, tracer)]
+    playback = PlaybackState()
+    latency = cfg.audio.output_latency_s if not is_file_spec(spec.speaker) else 0.0
+    stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn, playback),
+              transcript, OutputStage(output, clock, tracer, playback, latency)]
     try:
         sources = make_sources(spec, cfg, clock)
     except BaseException:

@@ -9,7 +9,7 @@ from livesense.clock import MonotonicClock
 from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, TextFrame
 from livesense.runtime.agent import AgentStage
-from livesense.runtime.output import MemorySink, OutputStage
+from livesense.runtime.output import MemorySink, OutputStage, PlaybackState
 from livesense.agents.parrot import ParrotAgent
 from livesense.runtime.pipeline import Pipeline
 from livesense.runtime.tracing import Tracer
@@ -70,9 +70,9 @@ class FailingStage:
 
 def build(agent, x, sr, turn=TurnConfig(), speed=None):
     clock, tracer = MonotonicClock(), Tracer()
-    sink, rec = MemorySink(clock), Recorder()
-    stages = [TurnDetector(AudioConfig(), turn), AgentStage(agent, clock, tracer, turn),
-              rec, OutputStage(sink, clock, tracer)]
+    sink, rec, playback = MemorySink(clock), Recorder(), PlaybackState()
+    stages = [TurnDetector(AudioConfig(), turn), AgentStage(agent, clock, tracer, turn, playback),
+              rec, OutputStage(sink, clock, tracer, playback)]
     return Pipeline([ArraySource(x, sr, speed=speed)], stages, clock, tracer), sink, rec
 
 
@@ -121,3 +121,26 @@ def test_stage_error_stops_pipeline_and_is_raised(clip):
 def test_pipeline_needs_a_source_and_a_stage():
     with pytest.raises(ValueError):
         Pipeline([], [Recorder()], MonotonicClock())
+
+
+def test_barge_in_stops_audio_already_generated(clip):
+    """The parrot generates its whole reply at once; the user still cuts it while it plays."""
+    x, sr = clip
+    pipe, sink, rec = build(ParrotAgent(), x, sr, speed=4.0)
+    pipe.run(timeout=30)
+    assert pipe.tracer.counters().get("interrupts") == 1
+    assert sink.flushed == 1
+    cut = [m for m in pipe.tracer.turns().values() if "interrupted" in m]
+    assert len(cut) == 1 and "flushed" in cut[0]
+
+
+def test_no_barge_in_when_agent_is_silent(clip):
+    """Speech after the reply has finished playing is a new turn, not an interruption."""
+    x, sr = clip
+    cut = int(3.3 * sr)  # between the turns: 5 s more silence (2.5 s at 2x), longer than the reply
+    x = np.concatenate([x[:cut], np.zeros(5 * sr, np.float32), x[cut:]])
+    pipe, sink, rec = build(ParrotAgent(), x, sr, speed=2.0)
+    pipe.run(timeout=30)
+    assert pipe.tracer.turn_summary()["turns"] == 2
+    assert pipe.tracer.counters().get("interrupts") is None
+    assert sink.flushed == 0

@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Protocol
 from livesense.clock import Clock
 from livesense.config import TurnConfig
 from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnStart
+from livesense.runtime.output import PlaybackState
 from livesense.runtime.tracing import Tracer
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class Agent(Protocol):
 class AgentStage:
     name = "agent"
 
-    def __init__(self, agent: Agent, clock: Clock, tracer: Tracer, turn: TurnConfig) -> None:
+    def __init__(self, agent: Agent, clock: Clock, tracer: Tracer, turn: TurnConfig,
+                 playback: PlaybackState | None = None) -> None:
         self.agent = agent
         self.clock = clock
         self.tracer = tracer
@@ -51,6 +53,8 @@ class AgentStage:
         self._reply: Iterator[Frame] | None = None
         self._turn: TurnEnd | None = None
         self._pending: list[TurnEnd] = []  # turns waiting for the reply in progress (no barge-in)
+        self.playback = playback or PlaybackState()  # is generated speech still being heard?
+        self._answered: dict[int, TurnEnd] = {}  # recent replies by turn id (bounded)
 
     @property
     def busy(self) -> bool:
@@ -95,6 +99,9 @@ class AgentStage:
             self._pending.append(turn)
             return [turn]
         self._turn = turn
+        self._answered[turn.id] = turn
+        for old in list(self._answered)[:-8]:
+            del self._answered[old]
         self.tracer.mark(turn.id, "speech_end", turn.t_capture)
         self.tracer.mark(turn.id, "turn_decided", turn.t_decided)
         self.tracer.mark(turn.id, "reply_start", self.clock.now())
@@ -105,9 +112,13 @@ class AgentStage:
         return lambda name: self.tracer.mark(turn_id, name, self.clock.now())
 
     def _barge_in(self, start: TurnStart) -> list[Frame]:
-        if self._reply is None or not self.barge_in:
+        """The user speaks while the agent generates or is still heard: cut both."""
+        audible = self.playback.speaking(self.clock.now())
+        if not self.barge_in or (self._reply is None and audible is None):
             return [start]
-        turn = self._turn
+        turn = self._turn if self._reply is not None else self._answered.get(audible)
+        if turn is None:
+            return [start]
         self._cancel()
         self.agent.interrupted(turn)
         self.tracer.count("interrupts")

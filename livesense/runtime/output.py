@@ -9,6 +9,7 @@ reached the output (``on_output``), which the tracer records as ``first_output``
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Callable, Protocol
 
 import numpy as np
@@ -41,11 +42,37 @@ class AudioSink(Protocol):
         ...
 
 
+class PlaybackState:
+    """Until when the agent's queued speech will be heard, shared by the output stage
+    (writer) and the agent stage (reader: barge-in must cut audio already generated)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn, self._until = -1, float("-inf")
+
+    def queued(self, turn: int, seconds: float, now: float, latency: float) -> None:
+        with self._lock:
+            start = self._until if self._turn == turn and self._until > now else now + latency
+            self._turn, self._until = turn, start + seconds
+
+    def stopped(self) -> None:
+        with self._lock:
+            self._until = float("-inf")
+
+    def speaking(self, now: float) -> int | None:
+        """The turn being answered aloud at ``now``, or None."""
+        with self._lock:
+            return self._turn if now < self._until else None
+
+
 class OutputStage:
     name = "output"
 
-    def __init__(self, sink: AudioSink, clock: Clock, tracer: Tracer, max_cancelled: int = 64) -> None:
+    def __init__(self, sink: AudioSink, clock: Clock, tracer: Tracer, state: PlaybackState | None = None,
+                 latency_s: float = 0.0, max_cancelled: int = 64) -> None:
         self.sink, self.clock, self.tracer = sink, clock, tracer
+        self.state = state or PlaybackState()
+        self.latency_s = latency_s  # device buffering ahead of the ear
         self._cancelled: list[int] = []
         self._max_cancelled = max_cancelled
         self._started: set[int] = set()
@@ -78,9 +105,11 @@ class OutputStage:
             turn = frame.turn
             on_output = lambda t: self.tracer.mark(turn, "first_output", t)  # noqa: E731
         self.sink.write(frame.samples, on_output)
+        self.state.queued(frame.turn, len(frame.samples) / frame.sample_rate, self.clock.now(), self.latency_s)
 
     def _interrupt(self, frame: Interrupt) -> None:
         dropped = self.sink.flush()
+        self.state.stopped()
         self._cancelled.append(frame.turn)
         del self._cancelled[: -self._max_cancelled]
         self.tracer.mark(frame.turn, "flushed", self.clock.now())

@@ -25,6 +25,8 @@ from livesense.runtime.tracing import Tracer
 
 log = logging.getLogger(__name__)
 
+SESSION = -1  # tracer "turn" id for session-wide marks
+
 
 class Source(Protocol):
     """Any iterable of frames (it may end with an EndOfStream); ``close()`` if it has one
@@ -109,13 +111,16 @@ class Pipeline:
                     ch.close()
 
     def _source_loop(self, source: Source, primary: bool) -> None:
-        ch, end = self.channels[0], None
+        ch, end, first = self.channels[0], None, primary
         for frame in source:
             if self._stop.is_set():
                 return
             if isinstance(frame, EndOfStream):
                 end = frame
                 break
+            if first:  # the session's time origin: capture time of the first input sample
+                self.tracer.mark(SESSION, "source_start", frame.t_capture)
+                first = False
             ch.put(frame)
         if primary:  # only the primary source ends the session
             ch.put(end or EndOfStream(t_capture=self.clock.now()))

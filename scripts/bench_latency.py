@@ -1,0 +1,135 @@
+"""Mouth-to-ear latency of the full runtime, from files with known speech boundaries.
+
+    python scripts/bench_latency.py [--turns 8] [--agent parrot] [--plot out/latency.png]
+
+A scripted conversation (held-out voices) is played into the runtime *paced in real time*,
+exactly as a microphone would deliver it; replies go to a real-time WAV timeline (or to
+the speaker with --speaker DEVICE). Mouth-to-ear = true end of user speech (known from the
+script, not the VAD's guess) -> first reply sample at the output. A second scenario cuts
+in during a reply and measures barge-in: true onset of the interrupting speech -> reply
+audio flushed. The algorithmic floor is the latency no compute can remove with this
+configuration. Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import replace
+
+import numpy as np
+import soundfile as sf
+
+from livesense.app import RunSpec, build_session
+from livesense.config import Config
+from livesense.corpus.conversation import barge_in, conversation
+from livesense.runtime.pipeline import SESSION
+
+
+def run_script(script, agent: str, cfg: Config, speaker: str | None, tmp: str) -> dict:
+    wav = os.path.join(tmp, "in.wav")
+    sf.write(wav, script.audio, 16000, subtype="FLOAT")
+    out = speaker or os.path.join(tmp, "out.wav")
+    session = build_session(RunSpec(mic=wav, speaker=out, agent=agent), cfg)
+    session.pipeline.run()
+    report = session.report()
+    report["marks"] = session.pipeline.tracer.turns()
+    return report
+
+
+def match_turns(report: dict, script) -> list[dict]:
+    """Pair each answered turn with the scripted utterance whose end it detected."""
+    t0 = report["marks"][SESSION]["source_start"]
+    rows = []
+    for tid, m in report["marks"].items():
+        if tid == SESSION or "speech_end" not in m:
+            continue
+        truth = min(script.turns, key=lambda u: abs(t0 + u["end_s"] - m["speech_end"]))
+        rows.append({"true_end": t0 + truth["end_s"], "true_start": t0 + truth["start_s"], **m})
+    return sorted(rows, key=lambda r: r["true_end"])
+
+
+def latency_rows(rows: list[dict]) -> dict:
+    done = [r for r in rows if "first_output" in r]
+    m2e = [1000 * (r["first_output"] - r["true_end"]) for r in done]
+    stage = lambda a, b: [1000 * (r[b] - r[a]) for r in done if a in r and b in r]  # noqa: E731
+    stages = {
+        "vad_turn": stage("true_end", "turn_decided"),
+        "model": stage("turn_decided", "first_token"),
+        "decode": stage("first_token", "first_audio"),
+        "output_buffer": stage("first_audio", "first_output"),
+    }
+    return {"m2e": m2e, "stages": {k: float(np.median(v)) for k, v in stages.items() if v}}
+
+
+def floor_ms(cfg: Config, speaker: bool, codec_ms: float = 0.0) -> float:
+    """End-of-turn silence + one VAD frame + codec frame/look-ahead + output buffering."""
+    out = cfg.playback.prebuffer_s * 1000 + (cfg.audio.output_latency_s * 1000 if speaker else 0.0)
+    return cfg.turn.stop_s * 1000 + cfg.audio.frame_ms + codec_ms + out
+
+
+def barge_in_ms(report: dict, script) -> float | None:
+    t0 = report["marks"][SESSION]["source_start"]
+    onset = t0 + script.turns[-1]["start_s"]
+    cut = [m["flushed"] for tid, m in report["marks"].items() if tid != SESSION and "flushed" in m]
+    return 1000 * (cut[0] - onset) if cut else None
+
+
+def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.bar(range(len(m2e)), m2e, color="tab:blue")
+    a.axhline(floor, color="tab:red", ls="--", label=f"floor {floor:.0f} ms")
+    a.set(xlabel="turn", ylabel="mouth-to-ear (ms)", title="per turn")
+    a.legend()
+    b.barh(list(stages), list(stages.values()), color="tab:green")
+    b.set(xlabel="ms (p50)", title="where the time goes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--turns", type=int, default=8)
+    p.add_argument("--agent", default="parrot")
+    p.add_argument("--speaker", help="output device instead of a real-time WAV timeline")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--plot", default="out/latency.png")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    cfg = Config()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = conversation(args.turns, gap_s=4.0, seed=args.seed)
+        report = run_script(script, args.agent, cfg, args.speaker, tmp)
+        lat = latency_rows(match_turns(report, script))
+        cut = barge_in(0.8, seed=args.seed + 1)
+        cut_report = run_script(cut, args.agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), args.speaker, tmp)
+    floor = floor_ms(cfg, speaker=args.speaker is not None)
+    m2e = lat["m2e"]
+    if args.plot:
+        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
+        plot(args.plot, m2e, lat["stages"], floor)
+    out = report.get("output", {})
+    result = {
+        "agent": args.agent, "turns": len(script.turns), "answered": len(m2e),
+        "p50_ms": float(np.percentile(m2e, 50)) if m2e else None,
+        "p95_ms": float(np.percentile(m2e, 95)) if m2e else None,
+        "floor_ms": floor, "browser_p50_ms": None,
+        "underruns": int(out.get("underruns", 0)),
+        "barge_in_ms": barge_in_ms(cut_report, cut),
+        "stages": lat["stages"], "plot": args.plot,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
