@@ -78,3 +78,19 @@ def test_devices_without_sound_server_explains(tmp_path):
     assert r.returncode == 0
     assert "No audio devices found" in r.stdout and "--mic file.wav" in r.stdout
     assert "Cameras: none found" in r.stdout
+
+
+def test_ctrl_c_stops_cleanly_and_flushes_the_wav(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "o.wav"
+    p = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--mic", str(DATA / "turns.wav"),
+                          "--speaker", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # inside the second turn: the first reply has been written
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=20)
+    assert p.returncode == 0, stderr
+    assert "turns answered" in stdout and "Traceback" not in stderr
+    info = sf.info(out)  # a valid, closed WAV (header rewritten) holding what was played
+    assert 2.0 < info.duration < 6.0  # a full run writes 6.75 s
