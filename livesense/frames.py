@@ -109,6 +109,16 @@ class TurnEnd:
 
 
 @dataclass
+class ReplyEnd:
+    """The agent finished its reply to ``turn`` (not cut off): playback may drain."""
+
+    t_capture: float
+    turn: int = -1
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False  # ordered: after the reply's last audio
+
+
+@dataclass
 class EndOfStream:
     """The source is exhausted; stages flush and pass it on."""
 
@@ -117,6 +127,6 @@ class EndOfStream:
     system: ClassVar[bool] = False  # ordered: comes after the last data frame
 
 
-Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, TurnStart, TurnEnd, EndOfStream]
+Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, TurnStart, TurnEnd, ReplyEnd, EndOfStream]
 DataFrame = Union[AudioFrame, VideoFrame, Tokens, TextFrame]
-ControlFrame = Union[Interrupt, TurnStart, TurnEnd, EndOfStream]
+ControlFrame = Union[Interrupt, TurnStart, TurnEnd, ReplyEnd, EndOfStream]
