@@ -53,3 +53,23 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(seconds)
+
+
+class ScaledClock:
+    """Monotonic time running ``speed`` times faster than the wall (soak tests, fast
+    benchmarks): pacing, stamps and timelines stay consistent, compute looks ``speed``
+    times slower."""
+
+    def __init__(self, speed: float, start: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self._start = float(start)
+        self._m0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._start + (time.monotonic() - self._m0) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
