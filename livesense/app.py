@@ -116,7 +116,9 @@ class Session:
 
 
 def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
-                  on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None) -> Session:
+                  on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None,
+                  sources: list[Source] | None = None) -> Session:
+    """A ready pipeline for ``spec``; ``agent``/``sources`` override what the spec names."""
     clock = clock or MonotonicClock()
     tracer = Tracer(cfg.runtime.trace)
     agent = agent or make_agent(spec.agent, cfg)
@@ -127,7 +129,7 @@ def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
     stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn, playback),
               transcript, OutputStage(output, clock, tracer, playback, latency)]
     try:
-        sources = make_sources(spec, cfg, clock)
+        sources = sources or make_sources(spec, cfg, clock)
     except BaseException:
         output.close()
         raise

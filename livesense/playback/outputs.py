@@ -76,13 +76,14 @@ class WavOutput:
 
     def write(self, samples: np.ndarray, on_output: OnOutput | None = None) -> None:
         now = self.clock.now()
-        if on_output is not None:
-            if self.sink.realtime:
-                pos = max(self.sink.end, round((now - self.sink.t_start) * self.sample_rate))
-                on_output(self.sink.t_start + pos / self.sample_rate)
-            else:
-                on_output(now)
         self.sink.write(AudioFrame(samples, self.sample_rate, now))
+        if on_output is None:
+            return
+        if self.sink.realtime:  # where the sink placed the first sample on its timeline
+            pos = self.sink.end - len(samples)
+            on_output(self.sink.t_start + pos / self.sample_rate)
+        else:
+            on_output(now)
 
     def end_reply(self) -> None:
         self.sink._end_reply()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,36 +24,39 @@ TURN_STAGES = {
 }
 
 
-@dataclass(frozen=True)
-class Span:
-    stage: str
-    frame_id: int
-    t_in: float
-    t_out: float
-    age: float  # how old the frame was when the stage took it (t_in - t_capture)
-
-
 class Tracer:
-    def __init__(self, enabled: bool = True, max_spans: int = 200_000) -> None:
+    """Spans live in a preallocated ring (the newest ``max_spans``), marks in a dict capped at
+    ``max_turns`` turns, so an endless session keeps flat memory."""
+
+    def __init__(self, enabled: bool = True, max_spans: int = 50_000, max_turns: int = 4096) -> None:
         self.enabled = enabled
-        self._max_spans = max_spans
-        self._spans: list[Span] = []
-        self._marks: dict[int, dict[str, float]] = defaultdict(dict)
+        self._ring = np.zeros((max_spans, 3), np.float64)  # t_in, t_out, age
+        self._stage_of = np.zeros(max_spans, np.int16)
+        self._stages: list[str] = []
+        self._n = 0
+        self._max_turns = max_turns
+        self._marks: dict[int, dict[str, float]] = {}
         self._counters: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
     def span(self, stage: str, frame_id: int, t_in: float, t_out: float, age: float = 0.0) -> None:
+        """One stage held one frame from ``t_in`` to ``t_out``; it was ``age`` s old then."""
         if not self.enabled:
             return
         with self._lock:
-            if len(self._spans) >= self._max_spans:  # bounded memory in endless sessions
-                del self._spans[: self._max_spans // 2]
-            self._spans.append(Span(stage, frame_id, t_in, t_out, age))
+            if stage not in self._stages:
+                self._stages.append(stage)
+            i = self._n % len(self._ring)
+            self._ring[i] = (t_in, t_out, age)
+            self._stage_of[i] = self._stages.index(stage)
+            self._n += 1
 
     def mark(self, turn: int, name: str, t: float) -> None:
         """Record the first time ``name`` happened for ``turn`` (later repeats are ignored)."""
         with self._lock:
-            self._marks[turn].setdefault(name, t)
+            if turn not in self._marks and len(self._marks) >= self._max_turns:
+                del self._marks[next(k for k in self._marks if k >= 0)]  # oldest turn; keep session marks
+            self._marks.setdefault(turn, {}).setdefault(name, t)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -71,15 +73,16 @@ class Tracer:
     def stage_summary(self) -> dict[str, dict[str, float]]:
         """Per stage: n, p50/p95 of processing time and of frame age at entry, in ms."""
         with self._lock:
-            by_stage: dict[str, list[Span]] = defaultdict(list)
-            for s in self._spans:
-                by_stage[s.stage].append(s)
+            n = min(self._n, len(self._ring))
+            ring, stage_of, names = self._ring[:n].copy(), self._stage_of[:n].copy(), list(self._stages)
         out = {}
-        for stage, spans in by_stage.items():
-            proc = np.array([s.t_out - s.t_in for s in spans]) * 1000
-            age = np.array([s.age for s in spans]) * 1000
+        for k, stage in enumerate(names):
+            rows = ring[stage_of == k]
+            if not len(rows):
+                continue
+            proc, age = (rows[:, 1] - rows[:, 0]) * 1000, rows[:, 2] * 1000
             out[stage] = {
-                "n": len(spans),
+                "n": int(len(rows)),
                 "p50_ms": float(np.percentile(proc, 50)),
                 "p95_ms": float(np.percentile(proc, 95)),
                 "age_p50_ms": float(np.percentile(age, 50)),
