@@ -39,6 +39,8 @@ class VisionConfig:
 @dataclass(frozen=True)
 class TurnConfig:
     vad_aggressiveness: int = 2  # webrtcvad mode 0..3; higher rejects more noise
+    energy_margin_db: float | None = 8.0  # speech must stand this far above the noise floor; ends turns
+    #                                ~100 ms sooner than webrtcvad's own hangover (None: off)
     start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
     stop_s: float = 0.36  # silence needed before a turn ends (end-of-turn decision time)
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise

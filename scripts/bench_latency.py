@@ -67,9 +67,11 @@ def latency_rows(rows: list[dict]) -> dict:
 
 
 def floor_ms(cfg: Config, speaker: bool, codec_ms: float = 0.0) -> float:
-    """End-of-turn silence + one VAD frame + codec frame/look-ahead + output buffering."""
-    out = cfg.playback.prebuffer_s * 1000 + (cfg.audio.output_latency_s * 1000 if speaker else 0.0)
-    return cfg.turn.stop_s * 1000 + cfg.audio.frame_ms + codec_ms + out
+    """What no compute can remove: the end-of-turn silence, VAD frame quantisation (half a
+    frame on average), the codec's frame and look-ahead, and output buffering (speaker
+    only: the jitter prebuffer plus the device latency; a WAV timeline has none)."""
+    out = (cfg.playback.prebuffer_s + cfg.audio.output_latency_s) * 1000 if speaker else 0.0
+    return cfg.turn.stop_s * 1000 + cfg.audio.frame_ms / 2 + codec_ms + out
 
 
 def barge_in_ms(report: dict, script) -> float | None:

@@ -96,3 +96,29 @@ def test_silence_and_noise_make_no_turn():
     sr = 16000
     x = np.concatenate([np.zeros(sr), 0.01 * rng.standard_normal(2 * sr)]).astype(np.float32)
     assert events(TurnDetector(AudioConfig(), TurnConfig(vad_aggressiveness=3)), x, sr, 320) == []
+
+
+def test_energy_gate_ends_turns_at_the_true_end(clip):
+    x, sr, truth = clip
+    gated = events(TurnDetector(AudioConfig(), TurnConfig()), x, sr, 320)
+    plain = events(TurnDetector(AudioConfig(), TurnConfig(energy_margin_db=None)), x, sr, 320)
+    g_ends = [t for n, t in gated if n == "TurnEnd"]
+    p_ends = [t for n, t in plain if n == "TurnEnd"]
+    for g, p, seg in zip(g_ends, p_ends, truth):
+        assert abs(g - seg["end_s"]) <= 0.04  # within two frames of the true end
+        assert p - g >= 0.06  # webrtcvad alone hangs on for longer
+
+
+def test_energy_gate_follows_noise_floor():
+    from livesense.runtime.vad import EnergyGatedVad
+
+    class Always:
+        def is_speech(self, frame):
+            return True
+
+    rng = np.random.default_rng(1)
+    gate = EnergyGatedVad(Always(), margin_db=8.0)
+    noise = [0.02 * rng.standard_normal(320).astype(np.float32) for _ in range(50)]
+    assert not any(gate.is_speech(f) for f in noise[5:])  # steady noise is never speech
+    tone = 0.3 * np.sin(np.arange(320) * 0.3).astype(np.float32)
+    assert gate.is_speech(tone)  # 20 dB above that floor is

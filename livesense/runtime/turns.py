@@ -16,7 +16,7 @@ import enum
 from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, EndOfStream, Frame, TurnEnd, TurnStart
 from livesense.runtime.reframe import Reframer
-from livesense.runtime.vad import Vad, WebRtcVad
+from livesense.runtime.vad import EnergyGatedVad, Vad, WebRtcVad
 
 
 class TurnState(enum.Enum):
@@ -92,6 +92,13 @@ class TurnMachine:
         return None
 
 
+def default_vad(audio: AudioConfig, turn: TurnConfig) -> Vad:
+    vad: Vad = WebRtcVad(audio.sample_rate, audio.frame_ms, turn.vad_aggressiveness)
+    if turn.energy_margin_db is not None:
+        vad = EnergyGatedVad(vad, margin_db=turn.energy_margin_db, frame_s=audio.frame_ms / 1000)
+    return vad
+
+
 class TurnDetector:
     """Stage: passes every frame through and inserts TurnStart/TurnEnd where they happen."""
 
@@ -99,7 +106,7 @@ class TurnDetector:
 
     def __init__(self, audio: AudioConfig, turn: TurnConfig, vad: Vad | None = None) -> None:
         self.audio = audio
-        self.vad = vad or WebRtcVad(audio.sample_rate, audio.frame_ms, turn.vad_aggressiveness)
+        self.vad = vad or default_vad(audio, turn)
         self.reframer = Reframer(audio.frame_size, audio.sample_rate)
         self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms))
         self._frame_s = audio.frame_ms / 1000
@@ -111,6 +118,8 @@ class TurnDetector:
     def reset(self) -> None:
         self.reframer.reset()
         self.machine.reset()
+        if hasattr(self.vad, "reset"):
+            self.vad.reset()
 
     def step(self, frame: Frame) -> list[Frame]:
         if isinstance(frame, EndOfStream):

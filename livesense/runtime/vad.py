@@ -37,3 +37,31 @@ class WebRtcVad:
             raise ValueError(f"VAD frame must be {self._n} samples, got {len(frame)}")
         pcm = (np.clip(frame, -1.0, 1.0) * 32767.0).astype(np.int16)
         return self._vad.is_speech(pcm.tobytes(), self._rate)
+
+
+class EnergyGatedVad:
+    """A VAD whose "speech" also needs energy well above the tracked noise floor.
+
+    webrtcvad keeps saying "speech" for ~100 ms after a voice stops (its own smoothing);
+    the gate ends speech when the frame's energy falls back to the noise floor, so the
+    end of a turn is seen that much sooner. The floor follows quiet frames quickly and
+    loud ones slowly (minimum tracking), so steady noise raises the bar by itself.
+    """
+
+    def __init__(self, inner: Vad, margin_db: float = 12.0, min_db: float = -55.0,
+                 rise_db_per_s: float = 3.0, frame_s: float = 0.02) -> None:
+        self.inner = inner
+        self.margin_db = margin_db
+        self.min_db = min_db
+        self.rise = rise_db_per_s * frame_s  # dB the floor may climb per frame
+        self.floor_db: float | None = None  # starts at the first frame's level
+
+    def reset(self) -> None:
+        self.floor_db = None
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        level = 10 * np.log10(float(np.mean(np.square(frame, dtype=np.float64))) + 1e-12)
+        floor = level if self.floor_db is None else self.floor_db
+        self.floor_db = max(self.min_db, min(level, floor + self.rise))
+        loud = level > max(self.min_db, self.floor_db) + self.margin_db
+        return self.inner.is_speech(frame) and loud
