@@ -28,24 +28,38 @@ log = logging.getLogger(__name__)
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
 
 
+AGENTS = ("cascade", "parrot")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     mic: str | None = None  # device index/name, or an audio file
     camera: str | None = None  # camera index, or a video file
     speaker: str | None = None  # device index/name, or a .wav path
-    agent: str = "parrot"
+    agent: str = "cascade"  # who answers (see AGENTS)
+    whisper_dir: str | None = None  # cascade: your own CTranslate2 Whisper folder
+    gguf: str | None = None  # cascade: your own GGUF language model
+    piper_onnx: str | None = None  # cascade: your own Piper voice
 
 
 def is_file_spec(spec: str | None) -> bool:
     return spec is not None and (os.path.sep in spec or spec.lower().endswith(AUDIO_EXTS) or os.path.exists(spec))
 
 
-def make_agent(name: str, cfg: Config) -> Agent:
-    if name == "parrot":
+def make_agent(spec: RunSpec, cfg: Config) -> Agent:
+    """The agent named by the spec, loaded and warmed up (models load before the first turn)."""
+    if spec.agent == "parrot":
         from livesense.agents.parrot import ParrotAgent
 
         return ParrotAgent(cfg.audio.sample_rate)
-    raise ValueError(f"unknown agent {name!r}; choose from: parrot")
+    if spec.agent == "cascade":
+        from livesense.agents.cascade import CascadeAgent, CascadeConfig
+
+        agent = CascadeAgent.from_config(CascadeConfig(whisper_dir=spec.whisper_dir, gguf_path=spec.gguf,
+                                                       piper_onnx=spec.piper_onnx))
+        agent.warm()
+        return agent
+    raise ValueError(f"unknown agent {spec.agent!r}; choose from: {', '.join(AGENTS)}")
 
 
 def make_sources(spec: RunSpec, cfg: Config, clock: Clock) -> list[Source]:
@@ -79,23 +93,29 @@ def make_output(spec: RunSpec, cfg: Config, clock: Clock) -> AudioSink:
 
 
 class TranscriptStage:
-    """Hands the agent's text to a callback (the CLI prints it, the UI shows it)."""
+    """Collects the agent's streamed text per reply and hands each piece to a callback
+    (the CLI prints it, the UI shows it)."""
 
     name = "transcript"
 
     def __init__(self, on_text: Callable[[TextFrame], None] | None) -> None:
         self.on_text = on_text
-        self.lines: list[str] = []
+        self._replies: dict[int, str] = {}
+
+    @property
+    def lines(self) -> list[str]:
+        """One line per reply, in order."""
+        return [text.strip() for text in self._replies.values() if text.strip()]
 
     def step(self, frame: Frame) -> list[Frame]:
         if isinstance(frame, TextFrame):
-            self.lines.append(frame.text)
+            self._replies[frame.turn] = self._replies.get(frame.turn, "") + frame.text
             if self.on_text is not None:
                 self.on_text(frame)
         return [frame]
 
     def reset(self) -> None:
-        self.lines.clear()
+        self._replies.clear()
 
 
 @dataclass
@@ -121,7 +141,7 @@ def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
     """A ready pipeline for ``spec``; ``agent``/``sources`` override what the spec names."""
     clock = clock or MonotonicClock()
     tracer = Tracer(cfg.runtime.trace)
-    agent = agent or make_agent(spec.agent, cfg)
+    agent = agent or make_agent(spec, cfg)
     output = make_output(spec, cfg, clock)
     transcript = TranscriptStage(on_text)
     playback = PlaybackState()

