@@ -1,0 +1,1 @@
+"""Exporters: GGUF (llama.cpp, quantized with llama_model_quantize) and ONNX (int8)."""
