@@ -137,8 +137,8 @@ def test_barge_in_stops_audio_already_generated(clip):
 def test_no_barge_in_when_agent_is_silent(clip):
     """Speech after the reply has finished playing is a new turn, not an interruption."""
     x, sr = clip
-    cut = int(3.3 * sr)  # between the turns: 5 s more silence (2.5 s at 2x), longer than the reply
-    x = np.concatenate([x[:cut], np.zeros(5 * sr, np.float32), x[cut:]])
+    cut = int(3.3 * sr)  # between the turns: 8 s more silence (4 s at 2x), twice the reply
+    x = np.concatenate([x[:cut], np.zeros(8 * sr, np.float32), x[cut:]])
     pipe, sink, rec = build(ParrotAgent(), x, sr, speed=2.0)
     pipe.run(timeout=30)
     assert pipe.tracer.turn_summary()["turns"] == 2

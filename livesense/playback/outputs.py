@@ -86,7 +86,7 @@ class WavOutput:
             on_output(now)
 
     def end_reply(self) -> None:
-        self.sink._end_reply()
+        self.sink.end_reply()
 
     def flush(self) -> int:
         return self.sink.interrupt()
