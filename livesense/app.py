@@ -137,15 +137,19 @@ class Session:
 
 def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
                   on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None,
-                  sources: list[Source] | None = None) -> Session:
-    """A ready pipeline for ``spec``; ``agent``/``sources`` override what the spec names."""
+                  sources: list[Source] | None = None, output: AudioSink | None = None,
+                  output_latency_s: float | None = None) -> Session:
+    """A ready pipeline for ``spec``; ``agent``, ``sources`` and ``output`` (with its latency
+    ahead of the ear) override what the spec names (the browser demo brings its own)."""
     clock = clock or MonotonicClock()
     tracer = Tracer(cfg.runtime.trace)
     agent = agent or make_agent(spec, cfg)
-    output = make_output(spec, cfg, clock)
+    output = output or make_output(spec, cfg, clock)
     transcript = TranscriptStage(on_text)
     playback = PlaybackState()
-    latency = cfg.audio.output_latency_s if not is_file_spec(spec.speaker) else 0.0
+    latency = output_latency_s
+    if latency is None:
+        latency = cfg.audio.output_latency_s if not is_file_spec(spec.speaker) else 0.0
     stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn, playback),
               transcript, OutputStage(output, clock, tracer, playback, latency)]
     try:

@@ -10,9 +10,11 @@ DEV=0
 PY=${PYTHON:-python3}
 
 apt_packages="libportaudio2 libsndfile1 ffmpeg espeak-ng sox"
-[ $DEV = 1 ] && apt_packages="$apt_packages pulseaudio pulseaudio-utils codec2 libopus0"
+[ $DEV = 1 ] && apt_packages="$apt_packages pulseaudio pulseaudio-utils codec2 libopus0 chromium"
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# Node.js may come from elsewhere (with its own npm): only ask Debian for it when it is absent
+[ $DEV = 1 ] && ! command -v npm >/dev/null && missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
   echo "== apt-get install$missing"
@@ -32,10 +34,14 @@ if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
   echo "== pip: llama-cpp-python 0.3.36 (builds from source once, ~5 min)"
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" pip "llama-cpp-python==0.3.36"
 fi
-extras="onnx,llama,cascade"
+extras="onnx,llama,cascade,ui"
 [ $DEV = 1 ] && extras="$extras,torch,export,bench,dev"
 echo "== pip: livesense[$extras]"
 pip -e ".[$extras]"
 "$PY" -c "import onnxruntime, piper, llama_cpp, faster_whisper, livesense" || { echo "setup: import check failed" >&2; exit 1; }
 "$PY" -c "import onnxruntime as o; assert 'CPUExecutionProvider' in o.get_available_providers()"
+if [ $DEV = 1 ]; then
+  echo "== npm: playwright-core for the browser test (drives Debian's chromium)"
+  (cd ui/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "== setup done"
