@@ -1,0 +1,132 @@
+"""LSC-1 public API: streaming encoder/decoder of token ids and the :class:`LSC1Codec` facade.
+
+    codec = LSC1Codec.load()                 # shipped codebooks, sha256 + contract checked
+    codes = codec.encode(x)                  # (n_frames, 4) int32 ids, x: float PCM 16 kHz
+    y = codec.decode(codes)                  # float32 PCM aligned with x
+
+Streaming: ``enc = codec.encoder(); dec = codec.decoder()`` then ``enc.step(chunk)`` and
+``dec.step(codes)`` per whole frame(s); the decoder's stream lags by ``contract.delay``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from livesense.codec import kernels as K
+from livesense.codec.contract import CONTRACT, FrameContract
+from livesense.codec.features import Normalizer
+from livesense.codec.stream import FeatureDecoder, FeatureEncoder
+
+log = logging.getLogger(__name__)
+
+BLOCK_FRAMES = 32  # one-shot calls run in blocks of this many frames (cache-friendly)
+DEFAULT_CODEBOOKS = Path(__file__).resolve().parents[2] / "models" / "lsc1" / "lsc1_codebooks.npz"
+
+
+def check_codes(codes, c: FrameContract) -> np.ndarray:
+    """Validate ids: integer (n_frames, n_codebooks), each in [0, codebook_size)."""
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise TypeError(f"codes must be integers (int32 ids), got dtype {codes.dtype}")
+    if codes.ndim != 2 or codes.shape[1] != c.n_codebooks:
+        raise ValueError(f"codes must have shape (n_frames, {c.n_codebooks}), got {codes.shape}: "
+                         "pass whole frames, the caller buffers partial ones")
+    if codes.size and (codes.min() < 0 or codes.max() >= c.codebook_size):
+        raise ValueError(f"code ids must lie in [0, {c.codebook_size}), "
+                         f"got min {codes.min()} max {codes.max()}")
+    return np.ascontiguousarray(codes, dtype=np.int32)
+
+
+class StreamingEncoder:
+    """PCM chunk (whole frames) -> code ids (n_frames, n_codebooks) int32."""
+
+    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT):
+        self.c, self.books, self.norm = contract, books, norm
+        self._active = K.active_dims(books)
+        self._norms = K.book_norms(books, self._active)
+        self._feat = FeatureEncoder(contract)
+
+    def reset(self) -> None:
+        self._feat.reset()
+
+    def step(self, chunk) -> np.ndarray:
+        z = self.norm.forward(self._feat.step(chunk))
+        return K.rvq_search(z, self.books, self._active, self._norms)
+
+
+class StreamingDecoder:
+    """Code ids (whole frames) -> PCM, ``frame_size`` samples per frame, ``delay`` late."""
+
+    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT):
+        self.c, self.books, self.norm = contract, books, norm
+        self._feat = FeatureDecoder(contract)
+        lo, hi = _feature_bounds(norm, contract)
+        self._lo, self._hi = lo, hi
+
+    def reset(self) -> None:
+        self._feat.reset()
+
+    def step(self, codes) -> np.ndarray:
+        codes = check_codes(codes, self.c)
+        v = self.norm.inverse(K.rvq_decode(codes, self.books))
+        return self._feat.step(np.clip(v, self._lo, self._hi))
+
+
+def _feature_bounds(norm: Normalizer, c: FrameContract):
+    """Physical limits on decoded features (any ids -> bounded audio)."""
+    lo = np.full(c.dim, np.log(1e-10), np.float32)
+    hi = np.full(c.dim, np.log(4.0), np.float32)  # band power at most ~ full-scale square
+    m = c.n_sub * c.n_mel
+    lo[m: m + c.n_sub], hi[m: m + c.n_sub] = np.log2(c.f0_min), np.log2(c.f0_max)
+    lo[m + c.n_sub:], hi[m + c.n_sub:] = 0.0, 1.0
+    return lo, hi
+
+
+class LSC1Codec:
+    """Codebooks + contract; makes streaming encoders/decoders and does one-shot calls."""
+
+    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
+                 meta: dict | None = None):
+        self.c, self.books, self.norm, self.meta = contract, books, norm, meta or {}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, contract: FrameContract = CONTRACT,
+             warmup: bool = True) -> "LSC1Codec":
+        from livesense.codec.rvq import load_codebooks
+
+        books, norm, meta = load_codebooks(Path(path or DEFAULT_CODEBOOKS), contract)
+        if warmup:
+            K.warmup()
+        return cls(books, norm, contract, meta)
+
+    def encoder(self) -> StreamingEncoder:
+        return StreamingEncoder(self.books, self.norm, self.c)
+
+    def decoder(self) -> StreamingDecoder:
+        return StreamingDecoder(self.books, self.norm, self.c)
+
+    def n_frames_for(self, n_samples: int) -> int:
+        """Frames needed so the decoded (delayed) stream covers ``n_samples``."""
+        return -(-(n_samples + self.c.delay) // self.c.frame_size)
+
+    def encode(self, x) -> np.ndarray:
+        """Whole signal -> ids; zero-pads the tail so every input sample is decodable."""
+        x = np.asarray(x)
+        if x.ndim != 1 or x.dtype.kind != "f":
+            raise TypeError(f"expected 1-D float PCM, got {x.dtype} shape {x.shape}")
+        xp = np.zeros(self.n_frames_for(len(x)) * self.c.frame_size, np.float32)
+        xp[: len(x)] = x
+        enc, step = self.encoder(), BLOCK_FRAMES * self.c.frame_size
+        return np.concatenate([enc.step(xp[i: i + step]) for i in range(0, len(xp), step)])
+
+    def decode(self, codes, n_samples: int | None = None) -> np.ndarray:
+        """Ids -> PCM aligned with the encoded input (the decoder delay removed)."""
+        codes = check_codes(codes, self.c)
+        dec = self.decoder()
+        y = np.concatenate([dec.step(codes[i: i + BLOCK_FRAMES])
+                            for i in range(0, len(codes), BLOCK_FRAMES)] or [np.zeros(0, np.float32)])
+        y = y[self.c.delay:]
+        return y if n_samples is None else y[:n_samples]

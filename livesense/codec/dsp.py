@@ -1,0 +1,115 @@
+"""LSC-1 analysis (log-mel envelope, log2-f0, voicing per hop) and synthesis.
+
+Both work on a batch of hops so a streaming step and a one-shot call run the same code.
+Synthesis shapes a pitch-pulse + noise excitation, mixed per frequency by the voicing,
+with the log-mel envelope interpolated to FFT bins, and overlap-adds 50 % Hann windows.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from livesense.codec import kernels as K
+from livesense.codec.contract import FrameContract
+
+LOG_FLOOR = 1e-10  # power floor (-100 dB re full scale): silence never gives -inf
+REL_FLOOR = 0.0  # band power floor relative to the hop's loudest band (0: off)
+VOICED_THR = 0.45  # periodicity above which a hop's pitch is trusted
+PITCH_LP_HZ = 2000.0  # pitch is estimated from the band below this
+NOISE_SEED = 1234  # the decoder's noise is a fixed function of (seed, sample index)
+
+
+def _hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+
+def _mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+
+@functools.lru_cache(maxsize=4)
+def tables(c: FrameContract) -> dict:
+    """Windows and matrices derived from the contract (computed once per contract)."""
+    n_bins = c.n_fft // 2 + 1
+    freqs = np.arange(n_bins) * c.sample_rate / c.n_fft
+    edges = _mel_to_hz(np.linspace(0, _hz_to_mel(c.sample_rate / 2), c.n_mel + 2))
+    fb = np.zeros((c.n_mel, n_bins))
+    for b in range(c.n_mel):
+        lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
+        fb[b] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+        fb[b] /= fb[b].sum() + 1e-12
+    centres = _hz_to_mel(edges[1:-1])
+    interp = np.stack([np.interp(_hz_to_mel(freqs), centres, np.eye(c.n_mel)[b])
+                       for b in range(c.n_mel)], axis=1)  # (n_bins, n_mel), rows sum to 1
+    w_mel = np.hanning(c.mel_win + 2)[1:-1]
+    w_pitch = np.hanning(c.pitch_win + 2)[1:-1]
+    ac_w = np.fft.irfft(np.abs(np.fft.rfft(w_pitch, 2 * c.pitch_win)) ** 2)[: c.pitch_win]
+    w_syn = np.zeros(c.n_fft)
+    off = (c.n_fft - 2 * c.hop) // 2
+    w_syn[off: off + 2 * c.hop] = np.hanning(2 * c.hop + 1)[:-1]  # periodic: sums to 1
+    tilt = np.clip(1.0 - (freqs - 2500.0) / 6000.0, 0.3, 1.0)  # voiced share falls above 2.5 kHz
+    return {"fb": fb.astype(np.float32), "interp": interp.astype(np.float32),
+            "w_mel": w_mel, "w_mel_pow": float(np.sum(w_mel ** 2)), "w_pitch": w_pitch,
+            "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "tilt": tilt.astype(np.float32)[None, :],
+            "lp_bins": int(PITCH_LP_HZ * 2 * c.pitch_win / c.sample_rate),
+            "lag_min": int(c.sample_rate / c.f0_max), "lag_max": int(np.ceil(c.sample_rate / c.f0_min))}
+
+
+@functools.lru_cache(maxsize=32)
+def _window_index(n_hops: int, hop: int, length: int) -> np.ndarray:
+    return hop * np.arange(n_hops)[:, None] + np.arange(length)[None, :]
+
+
+def hop_windows(xp: np.ndarray, n_hops: int, hop: int, length: int) -> np.ndarray:
+    """(n_hops, length) copy: row m is xp[hop*m : hop*m + length]."""
+    return xp[_window_index(n_hops, hop, length)]
+
+
+def log_mel(win: np.ndarray, c: FrameContract) -> np.ndarray:
+    """Log band power (natural log, per-sample power units) of each hop, (n, n_mel)."""
+    t = tables(c)
+    a = (c.pitch_win - c.mel_win) // 2
+    spec = np.fft.rfft(win[:, a: a + c.mel_win] * t["w_mel"], c.n_fft)
+    power = (spec.real ** 2 + spec.imag ** 2) / t["w_mel_pow"]
+    band = power.astype(np.float32) @ t["fb"].T
+    if REL_FLOOR:
+        band = np.maximum(band, REL_FLOOR * band.max(axis=1, keepdims=True))
+    return np.log(band + LOG_FLOOR)
+
+
+def pitch(win: np.ndarray, c: FrameContract):
+    """(log2 f0, periodicity in [0, 1]) of each hop from the low band's autocorrelation."""
+    t = tables(c)
+    spec = np.fft.rfft(win * t["w_pitch"], 2 * c.pitch_win)
+    p = spec.real ** 2 + spec.imag ** 2
+    p[:, t["lp_bins"]:] = 0.0
+    ac = np.fft.irfft(p)[:, : t["lag_max"] + 2]
+    energy = ac[:, :1]
+    r = ac / np.maximum(energy, 1e-9) / t["ac_w"][: t["lag_max"] + 2]
+    lag, strength = K.pick_pitch(r, t["lag_min"], t["lag_max"], 0.9)
+    strength[energy[:, 0] < 1e-7] = 0.0
+    return np.log2(c.sample_rate / lag), strength
+
+
+def voicing(strength: np.ndarray) -> np.ndarray:
+    """Periodicity -> voicing degree in [0, 1]; aperiodic hops all map to exactly 0."""
+    return np.clip((strength - 0.35) / 0.45, 0.0, 1.0)
+
+
+def voicing_mix(v: np.ndarray, c: FrameContract) -> np.ndarray:
+    """Voiced weight per (hop, bin) from voicing degree ``v``: more noise towards the top."""
+    return np.clip(v, 0.0, 1.0).astype(np.float32)[:, None] * tables(c)["tilt"]
+
+
+def synth_hops(logmel, v, pulses, noise, c: FrameContract) -> np.ndarray:
+    """Filtered excitation of each hop, (n, n_fft): add at output offset hop*m."""
+    t = tables(c)
+    w = t["w_syn"]
+    P = np.fft.rfft(pulses * w, c.n_fft)
+    N = np.fft.rfft(noise * w, c.n_fft)
+    gain = np.exp(0.5 * (logmel @ t["interp"].T))
+    vw = voicing_mix(v, c)
+    Y = gain * (np.sqrt(vw) * P + np.sqrt(1.0 - vw) * N)
+    return np.fft.irfft(Y, c.n_fft)

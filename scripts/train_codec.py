@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Train LSC-1's RVQ codebooks on speech the project generates itself.
+
+Recipe (reproducible from --seed): train sentences (livesense.corpus.sentences("train"))
+× (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices)
++ one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features ->
+per-dimension normalisation -> greedy RVQ (k-means per stage). Held-out voices and
+held-out sentences are never read here.
+
+    python scripts/train_codec.py            # ~15 min on one core (corpus ~4 min, RVQ ~7 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", default=str(ROOT / "data" / "lsc1_train2.npz"), help="corpus cache stem (built if missing)")
+    p.add_argument("--out", default=str(ROOT / "models" / "lsc1" / "lsc1_codebooks.npz"), help="codebook file to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of corpus rendering, augmentation and k-means")
+    p.add_argument("--max-frames", type=int, default=250000, help="frames sampled for k-means")
+    p.add_argument("--iters", type=int, default=12, help="k-means iterations per RVQ stage")
+    p.add_argument("--weight-f0", type=float, default=1.0, help="RVQ weight of the log-f0 dims")
+    p.add_argument("--weight-voicing", type=float, default=1.0, help="RVQ weight of the voicing dims")
+    p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
+    return p.parse_args()
+
+
+def corpus(path: str, seed: int):
+    """Each train sentence: 1 Piper joe speed + 3 of 60 random espeak-ng voices, +1 augmented copy."""
+    from livesense.corpus import sentences
+    from livesense.corpus.dataset import build_corpus
+    from livesense.corpus.voices import PIPER_TRAIN_VOICES, espeak_train_voices
+
+    texts = sentences("train", seed=seed)
+    base = Path(path)
+    a, la = build_corpus(base.with_name(base.stem + "_piper.npz"), texts, PIPER_TRAIN_VOICES,
+                         seed=seed, n_voices_per_text=1, n_aug=1)
+    b, lb = build_corpus(base.with_name(base.stem + "_espeak.npz"), texts,
+                         espeak_train_voices(60, seed), seed=seed + 1, n_voices_per_text=3, n_aug=1)
+    return a + b, la + lb
+
+
+def features(clips, c):
+    from tqdm import tqdm
+
+    from livesense.codec.stream import FeatureEncoder
+
+    out = []
+    for x in tqdm(clips, desc="features", unit="clip"):
+        xp = np.zeros(-(-(len(x) + c.delay) // c.frame_size) * c.frame_size, np.float32)
+        xp[: len(x)] = x
+        out.append(FeatureEncoder(c).step(xp))
+    return np.concatenate(out)
+
+
+def band_weights(c, outside: float) -> np.ndarray:
+    """RVQ weight per mel band: 1 inside STOI's 150-4300 Hz range, ``outside`` elsewhere."""
+    from livesense.codec.dsp import tables
+
+    t = tables(c)
+    centre = (t["fb"] * t["freqs"]).sum(1) / t["fb"].sum(1)
+    return np.where((centre > 150.0) & (centre < 4300.0), 1.0, outside).astype(np.float32)
+
+
+def normalizer(F, c, wf, wv, outside):
+    from livesense.codec.features import Normalizer
+
+    w = np.ones(c.dim, np.float32)
+    m = c.n_sub * c.n_mel
+    w[:m] = np.tile(band_weights(c, outside), c.n_sub)
+    w[m: m + c.n_sub], w[m + c.n_sub:] = wf, wv
+    return Normalizer(F.mean(0).astype(np.float32), (F.std(0) + 1e-3).astype(np.float32), w,
+                      np.eye(c.dim, dtype=np.float32))
+
+
+def stage_masks(c) -> np.ndarray:
+    """Stage 1 codes the source (log-f0, voicing) alone; stages 2.. code the envelope.
+
+    Measured on the dev set: a dedicated source stage beats one joint RVQ by ~0.015 STOI.
+    """
+    m = c.n_sub * c.n_mel
+    masks = np.zeros((c.n_codebooks, c.dim), np.float32)
+    masks[0, m:] = 1.0
+    masks[1:, :m] = 1.0
+    return masks
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    a = parse_args()
+    from livesense.codec.contract import CONTRACT as c
+    from livesense.codec.rvq import save_codebooks, train_rvq
+
+    clips, labels = corpus(a.corpus, a.seed)
+    F = features(clips, c)
+    rng = np.random.default_rng(a.seed)
+    if len(F) > a.max_frames:
+        F = F[np.sort(rng.choice(len(F), a.max_frames, replace=False))]
+    norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside)
+    books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
+                      masks=stage_masks(c))
+    recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
+              "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
+              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside}
+    digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe)
+    print(json.dumps({"out": a.out, "sha256": digest, **recipe}))
+
+
+if __name__ == "__main__":
+    main()

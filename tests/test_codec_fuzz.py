@@ -1,0 +1,43 @@
+"""Any in-range ids decode to finite, bounded audio (random ids through real codebooks)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from livesense.codec import CONTRACT as C
+from livesense.codec import LSC1Codec
+from livesense.codec.codec import DEFAULT_CODEBOOKS
+
+pytestmark = pytest.mark.skipif(not DEFAULT_CODEBOOKS.exists(), reason="no shipped codebooks")
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return LSC1Codec.load()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12),
+       edge=st.sampled_from(["random", "zeros", "max", "alternate"]))
+def test_random_ids_decode_to_bounded_audio(codec, seed, n, edge):
+    rng = np.random.default_rng(seed)
+    codes = {"random": rng.integers(0, C.codebook_size, (n, C.n_codebooks)),
+             "zeros": np.zeros((n, C.n_codebooks), int),
+             "max": np.full((n, C.n_codebooks), C.codebook_size - 1),
+             "alternate": (np.arange(n * C.n_codebooks).reshape(n, -1) % 2) * (C.codebook_size - 1),
+             }[edge].astype(np.int32)
+    y = codec.decoder().step(codes)
+    assert y.shape == (n * C.frame_size,) and y.dtype == np.float32
+    assert np.isfinite(y).all()
+    assert np.max(np.abs(y)) <= 1.0
+
+
+def test_shipped_codebooks_match_contract_and_hash(tmp_path):
+    c = LSC1Codec.load(warmup=False)
+    assert c.books.shape == (C.n_codebooks, C.dim, C.codebook_size)
+    bad = tmp_path / "lsc1_codebooks.npz"
+    bad.write_bytes(DEFAULT_CODEBOOKS.read_bytes())
+    (tmp_path / "lsc1_codebooks.sha256").write_text("0" * 64 + "  lsc1_codebooks.npz\n")
+    with pytest.raises(ValueError, match="sha256"):
+        LSC1Codec.load(bad, warmup=False)

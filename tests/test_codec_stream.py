@@ -1,0 +1,119 @@
+"""Streaming equals one-shot; contract and input checks; robustness to odd input."""
+
+import numpy as np
+import pytest
+
+from livesense.codec import CONTRACT, LSC1Codec
+from livesense.codec.features import Normalizer
+
+C = CONTRACT
+
+
+def _speechlike(n, seed=0):
+    """Voiced harmonic bursts with a moving pitch plus noise bursts (no TTS needed)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / C.sample_rate
+    f0 = 120 + 40 * np.sin(2 * np.pi * 1.5 * t)
+    ph = 2 * np.pi * np.cumsum(f0) / C.sample_rate
+    voiced = sum(np.sin(h * ph) / h for h in range(1, 20)) * (np.sin(2 * np.pi * 3 * t) > 0)
+    noise = rng.standard_normal(n) * 0.1 * (np.sin(2 * np.pi * 3 * t) <= 0)
+    return (0.2 * voiced + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    """Tiny random codebooks in code: the test does not depend on the shipped file."""
+    rng = np.random.default_rng(1)
+    books = (rng.standard_normal((C.n_codebooks, C.dim, C.codebook_size)) * 0.5).astype(np.float32)
+    mean = np.zeros(C.dim, np.float32)
+    m = C.n_sub * C.n_mel
+    mean[:m], mean[m:m + C.n_sub], mean[m + C.n_sub:] = -8.0, 7.0, 0.5
+    norm = Normalizer(mean, np.full(C.dim, 2.0, np.float32), np.ones(C.dim, np.float32),
+                      np.eye(C.dim, dtype=np.float32))
+    return LSC1Codec(books, norm, C)
+
+
+def _stream_encode(codec, x, sizes):
+    enc, out, i = codec.encoder(), [], 0
+    for s in sizes:
+        out.append(enc.step(x[i: i + s * C.frame_size]))
+        i += s * C.frame_size
+    return np.concatenate(out)
+
+
+def test_stream_equals_oneshot(codec):
+    x = _speechlike(30 * C.frame_size)
+    one = codec.encoder().step(x)
+    for sizes in ([1] * 30, [3, 1, 7, 2, 5, 12], [29, 1]):
+        np.testing.assert_array_equal(_stream_encode(codec, x, sizes), one)
+    y_one = codec.decoder().step(one)
+    dec = codec.decoder()
+    y_st = np.concatenate([dec.step(one[i: i + k]) for i, k in ((0, 1), (1, 4), (5, 10), (15, 15))])
+    np.testing.assert_allclose(y_st, y_one, atol=1e-5)
+
+
+def test_reset_restores_initial_state(codec):
+    x = _speechlike(8 * C.frame_size, seed=3)
+    enc, dec = codec.encoder(), codec.decoder()
+    a = dec.step(enc.step(x))
+    enc.reset(), dec.reset()
+    np.testing.assert_array_equal(dec.step(enc.step(x)), a)
+
+
+def test_encode_is_deterministic_across_instances(codec):
+    x = _speechlike(10 * C.frame_size, seed=5)
+    np.testing.assert_array_equal(codec.encode(x), codec.encode(x.copy()))
+
+
+@pytest.mark.parametrize("bad,err,msg", [
+    (np.zeros(C.frame_size + 1, np.float32), ValueError, "buffer"),
+    (np.zeros(C.frame_size, np.int16), TypeError, "float"),
+    (np.zeros((2, C.frame_size), np.float32), TypeError, "1-D"),
+])
+def test_bad_audio_is_rejected(codec, bad, err, msg):
+    with pytest.raises(err, match=msg):
+        codec.encoder().step(bad)
+
+
+@pytest.mark.parametrize("bad,err,msg", [
+    (np.full((2, C.n_codebooks), C.codebook_size), ValueError, rf"\[0, {C.codebook_size}\)"),
+    (np.full((2, C.n_codebooks), -1), ValueError, "must lie"),
+    (np.zeros((2, C.n_codebooks), np.float32), TypeError, "integers"),
+    (np.zeros((2, C.n_codebooks + 1), np.int32), ValueError, "shape"),
+    (np.zeros(C.n_codebooks, np.int32), ValueError, "shape"),
+])
+def test_bad_codes_are_rejected(codec, bad, err, msg):
+    with pytest.raises(err, match=msg):
+        codec.decoder().step(bad)
+
+
+@pytest.mark.parametrize("kind", ["silence", "clipped", "dc", "quiet", "nan"])
+def test_odd_input_encodes_without_nan(codec, kind):
+    x = _speechlike(6 * C.frame_size)
+    x = {"silence": np.zeros_like(x), "clipped": np.clip(x * 50, -1, 1),
+         "dc": x * 0.2 + 0.7, "quiet": x * 1e-5, "nan": np.where(np.arange(len(x)) % 7, x, np.nan)}[kind]
+    enc = codec.encoder()
+    z = enc.norm.forward(enc._feat.step(x.astype(np.float32)))
+    assert np.isfinite(z).all()
+    y = codec.decoder().step(codec.encode(x.astype(np.float32)))
+    assert np.isfinite(y).all()
+
+
+def test_contract_numbers():
+    assert C.tokens_per_s <= 100 and C.bitrate_bps <= 1100 and C.latency_ms <= 80
+    with pytest.raises(ValueError, match="frame_size"):
+        C.check({**C.as_dict(), "frame_size": 320})
+
+
+def test_codes_file_roundtrip_and_contract_check(tmp_path):
+    from dataclasses import replace
+
+    from livesense.codec.codesfile import load_codes, save_codes
+
+    codes = np.arange(3 * C.n_codebooks, dtype=np.int32).reshape(3, -1)
+    save_codes(tmp_path / "a.npz", codes, utterance="x")
+    back, meta = load_codes(tmp_path / "a.npz")
+    np.testing.assert_array_equal(back, codes)
+    assert meta["utterance"] == "x" and meta["frame_size"] == C.frame_size
+    with pytest.raises(ValueError, match="another LSC-1 frame contract"):
+        load_codes(tmp_path / "a.npz", replace(C, hop=80))
