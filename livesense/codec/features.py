@@ -14,21 +14,21 @@ import numpy as np
 from livesense.codec.contract import FrameContract
 
 
-def pack(logmel: np.ndarray, lf0: np.ndarray, strength: np.ndarray, c: FrameContract) -> np.ndarray:
+def pack(logmel: np.ndarray, lf0: np.ndarray, voicing: np.ndarray, c: FrameContract) -> np.ndarray:
     """Hop features (n_hops, ...) -> frame vectors (n_hops // n_sub, dim) float32."""
     n = logmel.shape[0] // c.n_sub
     parts = [logmel.reshape(n, c.n_sub * c.n_mel), lf0.reshape(n, c.n_sub),
-             strength.reshape(n, c.n_sub)]
+             voicing.reshape(n, c.n_sub)]
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def unpack(vec: np.ndarray, c: FrameContract):
-    """Frame vectors -> (logmel (n_hops, n_mel), lf0 (n_hops,), strength (n_hops,))."""
+    """Frame vectors -> (logmel (n_hops, n_mel), lf0 (n_hops,), voicing (n_hops,))."""
     n, m = vec.shape[0], c.n_sub * c.n_mel
     logmel = vec[:, :m].reshape(n * c.n_sub, c.n_mel)
     lf0 = vec[:, m: m + c.n_sub].reshape(-1).astype(np.float64)
-    strength = vec[:, m + c.n_sub:].reshape(-1).astype(np.float64)
-    return logmel, lf0, strength
+    voicing = vec[:, m + c.n_sub:].reshape(-1).astype(np.float64)
+    return logmel, lf0, voicing
 
 
 def temporal_dct(c: FrameContract) -> np.ndarray:

@@ -102,10 +102,10 @@ class FeatureDecoder:
 
         c = self.c
         n_frames = feats.shape[0]
-        logmel, lf0, strength = unpack(feats, c)
+        logmel, lf0, voicing = unpack(feats, c)
         pulses, noise = self._excitation(lf0, n_frames)
         n_hops = n_frames * c.n_sub
-        frames = dsp.synth_hops(logmel, strength, dsp.hop_windows(pulses, n_hops, c.hop, c.n_fft),
+        frames = dsp.synth_hops(logmel, voicing, dsp.hop_windows(pulses, n_hops, c.hop, c.n_fft),
                                 dsp.hop_windows(noise, n_hops, c.hop, c.n_fft), c)
         out = np.zeros(n_frames * c.frame_size + len(self._carry))
         out[: len(self._carry)] += self._carry

@@ -23,8 +23,6 @@ def change_speed(x: np.ndarray, factor: float) -> np.ndarray:
 
 def sox_pitch(x: np.ndarray, cents: float, sr: int = CORPUS_RATE) -> np.ndarray:
     """Shift pitch by ``cents`` keeping duration (sox ``pitch`` effect)."""
-    import soundfile as sf  # noqa: F401  (sox I/O through raw floats below)
-
     exe = shutil.which("sox")
     if exe is None:
         raise FileNotFoundError("sox not found: apt-get install sox")
