@@ -83,12 +83,12 @@ def test_devices_without_sound_server_explains(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_flushes_the_wav(tmp_path):
     import signal
-    import time
 
     out = tmp_path / "o.wav"
     p = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"),
                           "--speaker", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)  # inside the second turn: the first reply has been written
+    first = p.stdout.readline()  # the first reply has started: we are ~3 s into the 6 s input
+    assert first.startswith("agent:"), first
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=20)
     assert p.returncode == 0, stderr
