@@ -81,6 +81,21 @@ def barge_in_ms(report: dict, script) -> float | None:
     return 1000 * (cut[0] - onset) if cut else None
 
 
+def browser_p50(script, agent: str, tmp: str) -> dict:
+    """The same conversation through the browser demo in headless Chromium (ui/bench_browser)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from ui.bench_browser import browser_latency, missing_tools
+
+    if missing_tools():
+        return {"browser_p50_ms": None, "browser_note": "needs " + ", ".join(missing_tools())}
+    wav = os.path.join(tmp, "browser.wav")
+    sf.write(wav, script.audio, 16000, subtype="PCM_16")
+    with open(os.path.join(tmp, "browser.json"), "w") as fh:
+        json.dump({"sample_rate": 16000, "turns": script.turns}, fh)
+    r = browser_latency(wav, n_turns=len(script.turns), agent=agent)
+    return {k: r.get(k) for k in ("browser_p50_ms", "browser_p95_ms")} | {"browser_underruns": r.get("underruns")}
+
+
 def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
     import matplotlib
 
@@ -105,6 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--speaker", help="output device instead of a real-time WAV timeline")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--plot", default="out/latency.png")
+    p.add_argument("--browser", action="store_true", help="also run the browser path (headless Chromium)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = Config()
@@ -114,6 +130,7 @@ def main(argv=None) -> int:
         lat = latency_rows(match_turns(report, script))
         cut = barge_in(0.8, seed=args.seed + 1)
         cut_report = run_script(cut, args.agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), args.speaker, tmp)
+        browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
     floor = floor_ms(cfg, speaker=args.speaker is not None)
     m2e = lat["m2e"]
     if args.plot:
@@ -124,7 +141,7 @@ def main(argv=None) -> int:
         "agent": args.agent, "turns": len(script.turns), "answered": len(m2e),
         "p50_ms": float(np.percentile(m2e, 50)) if m2e else None,
         "p95_ms": float(np.percentile(m2e, 95)) if m2e else None,
-        "floor_ms": floor, "browser_p50_ms": None,
+        "floor_ms": floor, **browser,
         "underruns": int(out.get("underruns", 0)),
         "barge_in_ms": barge_in_ms(cut_report, cut),
         "stages": lat["stages"], "plot": args.plot,
