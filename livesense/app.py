@@ -1,7 +1,7 @@
 """Assemble a session from what the user asked for: sources, stages, agent, output.
 
     mic/file ──┐
-               ├─> turns ─> agent ─> transcript ─> output (speaker or WAV)
+               ├─> [aec] ─> turns ─> agent ─> transcript ─> output (speaker or WAV)
     camera ────┘
 
 Used by the CLI, the benchmarks and the browser demo, so all three run the same runtime.
@@ -135,6 +135,31 @@ class Session:
         return out
 
 
+def duplex_front(spec: RunSpec, cfg: Config, output: AudioSink, playback: PlaybackState) -> list:
+    """Echo cancellation + barge-in policy: the stages that go before the agent.
+
+    On a speaker device (and ``cfg.duplex.aec``), the speaker's output callback feeds a
+    reference tap and an ``EchoCancelStage`` cleans the mic before turn detection. While
+    the agent is audible, a ``BargeInPolicy`` decides when the user really interrupts.
+    """
+    from livesense.runtime.bargein import BargeInPolicy
+
+    front, echo_info = [], None
+    speaker = getattr(output, "speaker", None)
+    if cfg.duplex.aec and speaker is not None and hasattr(speaker, "on_played"):
+        from livesense.aec import EchoCancelStage, EchoCanceller
+        from livesense.aec.kernels import warmup
+        from livesense.aec.tap import ReferenceTap
+
+        warmup()  # compile (or load) the kernels before the first mic frame
+        tap = ReferenceTap()
+        aec = EchoCancelStage(EchoCanceller(), tap=tap)
+        speaker.on_played = tap
+        front, echo_info = [aec], aec.log.get
+    policy = BargeInPolicy(cfg.audio, cfg.duplex, lambda t: playback.speaking(t) is not None, echo_info)
+    return front + [TurnDetector(cfg.audio, cfg.turn, barge_in=policy)]
+
+
 def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
                   on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None,
                   sources: list[Source] | None = None, output: AudioSink | None = None,
@@ -150,7 +175,7 @@ def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
     latency = output_latency_s
     if latency is None:
         latency = cfg.audio.output_latency_s if not is_file_spec(spec.speaker) else 0.0
-    stages = [TurnDetector(cfg.audio, cfg.turn), AgentStage(agent, clock, tracer, cfg.turn, playback),
+    stages = [*duplex_front(spec, cfg, output, playback), AgentStage(agent, clock, tracer, cfg.turn, playback),
               transcript, OutputStage(output, clock, tracer, playback, latency)]
     try:
         sources = sources or make_sources(spec, cfg, clock)

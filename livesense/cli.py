@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
                         "writes reply.wav, transcript.txt and trace.json to --out-dir")
     r.add_argument("--out-dir", default="out/demo", help="where --demo writes its files")
     r.add_argument("--stop-s", type=float, help="silence that ends a user turn, seconds")
+    r.add_argument("--no-aec", action="store_true",
+                   help="turn off echo cancellation of the agent's own voice (on by default with a speaker)")
     r.set_defaults(func=cmd_run)
     return p
 
@@ -81,6 +83,8 @@ def config_from(args) -> Config:
     cfg = Config()
     if args.stop_s is not None:
         cfg = replace(cfg, turn=replace(cfg.turn, stop_s=args.stop_s))
+    if getattr(args, "no_aec", False):
+        cfg = replace(cfg, duplex=replace(cfg.duplex, aec=False))
     if args.fast:
         cfg = replace(cfg, runtime=replace(cfg.runtime, realtime=False), turn=replace(cfg.turn, barge_in=False))
     return cfg

@@ -66,9 +66,31 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class DuplexConfig:
+    """Full duplex: echo cancellation on the speaker path and what counts as a barge-in
+    while the agent is audible (runtime/bargein.py). When the agent is silent, normal
+    turn-taking (TurnConfig) applies unchanged."""
+
+    aec: bool = True  # cancel the agent's own voice from the mic when output is a speaker
+    min_speech_s: float = 0.2  # speech needed before a barge-in (TurnConfig.start_s is 0.06)
+    window_s: float = 0.3  # ... counted within this window (unvoiced gaps inside words)
+    min_voiced_s: float = 0.1  # of which this much must be voiced (pitched): not a cough/click/fan
+    voicing: float = 0.6  # periodicity (1 - YIN's min CMNDF, 70-400 Hz) of a voiced frame
+    near_margin_db: float = 6.0  # frame level above the canceller's echo bound: not our echo
+    min_level_dbfs: float = -50.0  # quieter frames never count (residual echo, hiss)
+    echo_tail_s: float = 0.3  # the strict rules hold this long after the agent's audio ends
+    #                           (room reverberation, output-latency misestimate)
+
+    def frames(self, seconds: float, frame_ms: int) -> int:
+        """Seconds -> whole frames (at least one), the single place this rounding happens."""
+        return max(1, round(seconds * 1000 / frame_ms))
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
     playback: PlaybackConfig = field(default_factory=PlaybackConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    duplex: DuplexConfig = field(default_factory=DuplexConfig)

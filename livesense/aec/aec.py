@@ -34,6 +34,7 @@ from livesense.aec.delay import DelayConfig, DelayEstimator
 from livesense.aec.mdf import AdaptiveFilter
 from livesense.aec.ring import TimelineRing
 from livesense.aec.suppressor import ResidualSuppressor
+from livesense.aec.tap import ReferenceTap
 from livesense.frames import AudioFrame, Frame
 from livesense.runtime.reframe import Reframer
 
@@ -61,6 +62,16 @@ class AecConfig:
     delay: DelayConfig = field(default_factory=DelayConfig)
     ref_ring_s: float = 2.0  # timeline ring for pushed reference (playback runs ahead of capture)
     resync_ms: float = 10.0  # timestamps may wander this far before positions re-anchor
+    unadapted_coupling_db: float = -10.0  # echo bound vs the reference before the filter has
+    #                  converged: a frame counts as the user only within 4 dB (near_margin 6) of the
+    #                  reference level or louder. Laptop echo is ~-6 dB: still rejected; a user as loud
+    #                  as the playback passes (see DuplexConfig.near_margin_db)
+    echo_release_db_per_s: float = 150.0  # echo bound decay after the far end stops (RT60 0.4 s)
+    coupling_s: float = 2.0  # time constant of the echo-path gain (echo estimate / reference)
+    coupling_margin_db: float = 3.0  # the gain-based bound's allowance for a louder-than-usual echo
+    settle_s: float = 1.0  # after the filter first converges, both bounds hold this long
+    leak_rise_db_per_s: float = 3.0  # the bound's leak follows drops at once but rises slowly:
+    #                                  near-end speech inflates the filter's leak estimate
 
     @property
     def frame_size(self) -> int:
@@ -73,6 +84,33 @@ class AecConfig:
     def samples(self, ms: float) -> int:
         """Milliseconds -> samples, the single place this rounding happens."""
         return int(round(ms * 1e-3 * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class EchoInfo:
+    """What the canceller knows about one 20 ms frame (levels in dBFS, RMS).
+
+    ``residual_db`` bounds the echo the linear filter leaves in the frame (its echo estimate
+    times the leak, whose rises are slowed down: double talk inflates it; before convergence the reference level times ``unadapted_coupling_db``),
+    held with a release so a reverberant tail stays covered. ``near_db`` = output level
+    minus that bound: near 0 or below, the frame is echo (or silence); well above, the near
+    end is talking. The barge-in policy uses it to tell the user from the bot's own voice.
+    """
+
+    t_capture: float
+    mic_db: float
+    ref_db: float
+    echo_db: float
+    out_db: float
+    residual_db: float
+    adapted: bool
+
+    @property
+    def near_db(self) -> float:
+        return self.out_db - self.residual_db
+
+    def echo_dominated(self, margin_db: float) -> bool:
+        return self.near_db < margin_db
 
 
 class EchoCanceller:
@@ -115,6 +153,12 @@ class EchoCanceller:
         self._pos = 0
         self.delay = self.estimator.delay
         self.frames = self.ref_missing = 0
+        self._bound_db = -120.0
+        self._leak_db: float | None = None
+        self._adapted_frames = 0
+        self._ref_env_db = -120.0
+        self._coupling_db: float | None = None
+        self.info: EchoInfo | None = None  # the last frame's levels (see EchoInfo)
 
     # ---- playback side -------------------------------------------------------------
     def push_reference(self, samples: np.ndarray, t_out: float, sample_rate: int | None = None) -> None:
@@ -151,8 +195,9 @@ class EchoCanceller:
 
     # ---- capture side --------------------------------------------------------------
     def process(self, mic: np.ndarray, ref: np.ndarray | None = None, *,
-                t_capture: float | None = None) -> np.ndarray:
-        """Clean a whole number of frames of mic audio; returns float32 of the same length."""
+                t_capture: float | None = None, info: list[EchoInfo] | None = None) -> np.ndarray:
+        """Clean a whole number of frames of mic audio; returns float32 of the same length.
+        ``info``: if given, one ``EchoInfo`` per frame is appended to it."""
         mic = np.asarray(mic, np.float32).reshape(-1)
         n = self.frame_size
         if mic.shape[0] % n:
@@ -167,6 +212,9 @@ class EchoCanceller:
             else:
                 r = self._timed_reference(t_capture + i / self.config.sample_rate)
             out[i:i + n] = self._frame(mic[i:i + n], r)
+            if info is not None:
+                t = (t_capture if t_capture is not None else 0.0) + i / self.config.sample_rate
+                info.append(self._info(t))
         return out
 
     def _frame(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -181,11 +229,55 @@ class EchoCanceller:
         np.multiply(mic, SCALE, out=self._d)
         self.filter.process(self._x, self._d, self._e, self._y)
         if self.suppressor is not None:
-            self.suppressor.process(self._e, self._y, self.filter.leak, self._o)
+            # until the filter has converged its echo estimate is no model of the room (with
+            # no echo path at all it never converges): suppressing against it only distorts
+            # the near end, so the suppressor stays transparent (same latency) until then
+            leak = self.filter.leak if self.filter.adapted else 0.0
+            self.suppressor.process(self._e, self._y, leak, self._o)
         else:
             self._o[:] = self._e
         self.frames += 1
+        self._measure()
         return np.clip(self._o / SCALE, -1.0, 1.0).astype(np.float32)
+
+    def _measure(self) -> None:
+        """Per-frame levels for ``EchoInfo`` (five dot products; no allocation of note)."""
+        c, n = self.config, self.frame_size
+        db = lambda v: 10.0 * np.log10(float(v @ v) / (n * SCALE * SCALE) + 1e-12)  # noqa: E731
+        self._levels = (db(self._d), db(self._x), db(self._y), db(self._o))
+        ref_db, echo_db = self._levels[1], self._levels[2]
+        release = c.echo_release_db_per_s * c.frame_ms * 1e-3
+        self._ref_env_db = max(ref_db, self._ref_env_db - release)
+        bound = self._ref_env_db + c.unadapted_coupling_db  # before convergence: the reference
+        if self.filter.adapted:
+            leak_db = 10.0 * np.log10(max(self.filter.leak, c.min_leak))
+            rise = c.leak_rise_db_per_s * c.frame_ms * 1e-3
+            self._leak_db = leak_db if self._leak_db is None else min(leak_db, self._leak_db + rise)
+            over = self._leak_db + 10.0 * np.log10(c.over)
+            linear = min(echo_db, self._gain_bound(echo_db)) + over
+            self._adapted_frames += 1
+            settled = self._adapted_frames * c.frame_ms * 1e-3 >= c.settle_s
+            bound = linear if settled else max(bound, linear)
+        self._bound_db = max(bound, self._bound_db - release, -120.0)
+
+    def _gain_bound(self, echo_db: float) -> float:
+        """Echo bound from the reference envelope and the slowly tracked echo-path gain:
+        double talk can inflate the filter's echo estimate within 100 ms, not this."""
+        c = self.config
+        if self._ref_env_db > -60.0:
+            g = echo_db - self._ref_env_db
+            a = c.frame_ms * 1e-3 / c.coupling_s
+            self._coupling_db = g if self._coupling_db is None else (1 - a) * self._coupling_db + a * g
+        if self._coupling_db is None:
+            return 0.0
+        return self._ref_env_db + self._coupling_db + c.coupling_margin_db
+
+    def _info(self, t_capture: float) -> EchoInfo:
+        mic_db, ref_db, echo_db, out_db = self._levels
+        info = EchoInfo(t_capture, mic_db, ref_db, echo_db, out_db, self._bound_db,
+                        self.filter.adapted)
+        self.info = info
+        return info
 
     def _offset(self) -> int:
         return max(self.delay - self.config.samples(self.config.margin_ms), 0)
@@ -230,21 +322,63 @@ class EchoCancelStage:
 
     name = "aec"
 
-    def __init__(self, canceller: EchoCanceller | None = None) -> None:
+    def __init__(self, canceller: EchoCanceller | None = None, tap: "ReferenceTap | None" = None,
+                 echo_log: "EchoLog | None" = None) -> None:
         self.canceller = canceller or EchoCanceller()
         c = self.canceller.config
         self.reframer = Reframer(c.frame_size, c.sample_rate)
         self._lag_s = self.canceller.latency / c.sample_rate
+        self.tap = tap  # speaker-side reference, drained here (worker thread) before each frame
+        self.log = echo_log or EchoLog()  # per-frame EchoInfo, read by the barge-in policy
 
     def reset(self) -> None:
         self.reframer.reset()
         self.canceller.reset()
+        self.log.reset()
 
     def step(self, frame: Frame) -> list[Frame]:
         if not isinstance(frame, AudioFrame):
             return [frame]
+        if self.tap is not None:
+            self.tap.drain(self.canceller)
         out: list[Frame] = []
+        info: list[EchoInfo] = []
         for f in self.reframer.push(frame):
-            clean = self.canceller.process(f.samples, t_capture=f.t_capture)
-            out.append(AudioFrame(clean, f.sample_rate, f.t_capture - self._lag_s, f.turn))
+            clean = self.canceller.process(f.samples, t_capture=f.t_capture, info=info)
+            t = f.t_capture - self._lag_s
+            self.log.put(t, info[-1])
+            out.append(AudioFrame(clean, f.sample_rate, t, f.turn))
         return out
+
+
+class EchoLog:
+    """The last ``size`` frames' ``EchoInfo`` by output capture time, shared between the
+    AEC stage (writer) and the turn detector's barge-in policy (reader, another thread).
+    A frame's info is written before the frame is sent on, so the reader always finds it."""
+
+    def __init__(self, size: int = 256, frame_s: float = 0.02) -> None:
+        self._t = np.full(size, np.nan)
+        self._info: list[EchoInfo | None] = [None] * size
+        self._i = 0
+        self._half = frame_s / 2
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._t[:] = np.nan
+            self._info = [None] * len(self._info)
+
+    def put(self, t: float, info: EchoInfo) -> None:
+        with self._lock:
+            k = self._i % len(self._info)
+            self._t[k], self._info[k] = t, info
+            self._i += 1
+
+    def get(self, t: float) -> EchoInfo | None:
+        """The info of the frame captured at ``t`` (within half a frame), or None."""
+        with self._lock:
+            d = np.abs(self._t - t)
+            if np.all(np.isnan(d)):
+                return None
+            k = int(np.nanargmin(d))
+            return self._info[k] if d[k] <= self._half else None

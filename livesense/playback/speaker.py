@@ -39,7 +39,7 @@ class SpeakerSink:
     def __init__(self, config: AudioConfig | None = None,
                  playback: PlaybackConfig | None = None, clock: Clock | None = None,
                  device: str | int | None = None, device_rate: int | None = None,
-                 start_timeout_s: float = 5.0) -> None:
+                 start_timeout_s: float = 5.0, on_played=None) -> None:
         self.config = config or AudioConfig()
         self.playback = playback or PlaybackConfig()
         self.clock = clock or MonotonicClock()
@@ -55,6 +55,10 @@ class SpeakerSink:
         self.ahead_s = 0.0  # last measured callback -> DAC delay (the output latency)
         self._t_first_cb: float | None = None
         self._running = threading.Event()
+        # reference tap for echo cancellation: on_played(block, t_dac, device_rate) is called
+        # from the callback with each block handed to the device; it must only copy
+        # (livesense.aec.tap.ReferenceTap does)
+        self.on_played = on_played
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self, wait: bool = True) -> "SpeakerSink":
@@ -127,6 +131,8 @@ class SpeakerSink:
             ahead = self._stream.latency if self._stream is not None else 0.0
         self.ahead_s = ahead
         self.jitter.pull(outdata[:, 0], now + ahead)
+        if self.on_played is not None:
+            self.on_played(outdata[:, 0], now + ahead, self.device_rate)
         if not self._running.is_set():
             self._note_running(time.monotonic())
 

@@ -4,6 +4,10 @@ QUIET --speech--> STARTING --start_s of speech--> SPEAKING --silence--> STOPPING
 STOPPING --stop_s of silence--> QUIET (emit TurnEnd); STOPPING --speech--> SPEAKING;
 STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn).
 
+While the agent is audible, an optional ``BargeInPolicy`` (runtime/bargein.py) decides
+when a turn starts instead (real speech only: not the agent's echo, a cough or a fan);
+the machine is then told with ``begin(onset)``.
+
 Thresholds are seconds in ``TurnConfig`` and become frame counts here, in one place.
 ``TurnStart`` carries the speech onset time; ``TurnEnd`` carries the true end of speech
 (``t_capture``) and the moment the detector decided (``t_decided``).
@@ -15,6 +19,7 @@ import enum
 
 from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, EndOfStream, Frame, TurnEnd, TurnStart
+from livesense.runtime.bargein import BargeInPolicy
 from livesense.runtime.reframe import Reframer
 from livesense.runtime.vad import EnergyGatedVad, Vad, WebRtcVad
 
@@ -43,6 +48,11 @@ class TurnMachine:
     def update(self, speech: bool, t0: float, t1: float) -> Frame | None:
         handler = getattr(self, f"_on_{self.state.value}")
         return handler(speech, t0, t1)
+
+    def begin(self, onset: float) -> Frame:
+        """Start a turn now at ``onset``, decided elsewhere (the barge-in policy)."""
+        self.state, self._onset = TurnState.SPEAKING, onset
+        return TurnStart(t_capture=onset)
 
     def _on_quiet(self, speech, t0, t1):
         if speech:
@@ -104,8 +114,10 @@ class TurnDetector:
 
     name = "turns"
 
-    def __init__(self, audio: AudioConfig, turn: TurnConfig, vad: Vad | None = None) -> None:
+    def __init__(self, audio: AudioConfig, turn: TurnConfig, vad: Vad | None = None,
+                 barge_in: BargeInPolicy | None = None) -> None:
         self.audio = audio
+        self.barge_in = barge_in
         self.vad = vad or default_vad(audio, turn)
         self.reframer = Reframer(audio.frame_size, audio.sample_rate)
         self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms))
@@ -120,6 +132,8 @@ class TurnDetector:
         self.machine.reset()
         if hasattr(self.vad, "reset"):
             self.vad.reset()
+        if self.barge_in is not None:
+            self.barge_in.reset()
 
     def step(self, frame: Frame) -> list[Frame]:
         if isinstance(frame, EndOfStream):
@@ -129,10 +143,23 @@ class TurnDetector:
             return [frame]
         out: list[Frame] = []
         for f in self.reframer.push(frame):
-            event = self.machine.update(self.vad.is_speech(f.samples), f.t_capture, f.t_capture + self._frame_s)
+            event = self._decide(f)
             if isinstance(event, TurnStart):
                 out.append(event)
             out.append(f)
             if isinstance(event, TurnEnd):
                 out.append(event)
         return out
+
+    def _decide(self, f: AudioFrame) -> Frame | None:
+        speech, t0 = self.vad.is_speech(f.samples), f.t_capture
+        policy = self.barge_in
+        if policy is None or self.machine.state not in (TurnState.QUIET, TurnState.STARTING):
+            return self.machine.update(speech, t0, t0 + self._frame_s)
+        if not policy.armed(t0):
+            policy.clear()
+            return self.machine.update(speech, t0, t0 + self._frame_s)
+        onset = policy.update(f.samples, t0, speech)
+        if onset is not None:
+            return self.machine.begin(onset)
+        return self.machine.update(False, t0, t0 + self._frame_s)
