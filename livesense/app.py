@@ -129,7 +129,8 @@ class Session:
         """Latency figures are only meaningful when input was paced in real time."""
         tracer = self.pipeline.tracer
         out = {"realtime": self.realtime, "turns": tracer.turn_summary(), "stages": tracer.stage_summary(),
-               "counters": tracer.counters(), "transcript": self.transcript.lines}
+               "counters": tracer.counters(), "transcript": self.transcript.lines,
+               "marks": {str(k): v for k, v in tracer.turns().items()}}
         if hasattr(self.output, "stats"):
             out["output"] = self.output.stats()
         return out
@@ -156,7 +157,12 @@ def duplex_front(spec: RunSpec, cfg: Config, output: AudioSink, playback: Playba
         aec = EchoCancelStage(EchoCanceller(), tap=tap)
         speaker.on_played = tap
         front, echo_info = [aec], aec.log.get
-    policy = BargeInPolicy(cfg.audio, cfg.duplex, lambda t: playback.speaking(t) is not None, echo_info)
+        # the agent's voice reaches the mic the canceller's bulk delay after it left the DAC
+        echo_delay = lambda: aec.canceller.delay / aec.canceller.config.sample_rate  # noqa: E731
+    else:
+        echo_delay = lambda: 0.0  # noqa: E731
+    audible = lambda t: playback.speaking(t - echo_delay()) is not None  # noqa: E731
+    policy = BargeInPolicy(cfg.audio, cfg.duplex, audible, echo_info)
     return front + [TurnDetector(cfg.audio, cfg.turn, barge_in=policy)]
 
 

@@ -78,7 +78,7 @@ class DuplexConfig:
     voicing: float = 0.6  # periodicity (1 - YIN's min CMNDF, 70-400 Hz) of a voiced frame
     near_margin_db: float = 6.0  # frame level above the canceller's echo bound: not our echo
     min_level_dbfs: float = -50.0  # quieter frames never count (residual echo, hiss)
-    echo_tail_s: float = 0.3  # the strict rules hold this long after the agent's audio ends
+    echo_tail_s: float = 0.5  # the strict rules hold this long after the agent's audio ends
     #                           (room reverberation, output-latency misestimate)
 
     def frames(self, seconds: float, frame_ms: int) -> int:

@@ -83,18 +83,22 @@ def test_devices_without_sound_server_explains(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_flushes_the_wav(tmp_path):
     import signal
+    import time
 
     out = tmp_path / "o.wav"
     p = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--agent", "parrot", "--mic", str(DATA / "turns.wav"),
                           "--speaker", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = p.stdout.readline()  # the first reply has started: we are ~3 s into the 6 s input
     assert first.startswith("agent:"), first
+    time.sleep(0.5)  # let its audio reach the output
     p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
     stdout, stderr = p.communicate(timeout=20)
+    assert time.monotonic() - t0 < 3.0  # a prompt, clean stop
     assert p.returncode == 0, stderr
     assert "turns answered" in stdout and "Traceback" not in stderr
     info = sf.info(out)  # a valid, closed WAV (header rewritten) holding what was played
-    assert 2.0 < info.duration < 6.0  # a full run writes 6.75 s
+    assert info.duration >= 3.0  # the input so far, then the first reply written whole
 
 
 def test_cascade_answers_from_files(tmp_path, clip):

@@ -24,6 +24,11 @@ class SpeakerOutput:
         self.sample_rate = sample_rate
         self._waiting: dict[int, OnOutput] = {}  # jitter reply index -> callback
 
+    @property
+    def latency_s(self) -> float | None:
+        """The device's measured lead from callback to DAC (None until measured)."""
+        return self.speaker.ahead_s or None
+
     def write(self, samples: np.ndarray, on_output: OnOutput | None = None) -> None:
         self.speaker.write(AudioFrame(samples, self.sample_rate, self.clock.now()))
         if on_output is not None:

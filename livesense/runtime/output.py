@@ -105,7 +105,8 @@ class OutputStage:
             turn = frame.turn
             on_output = lambda t: self.tracer.mark(turn, "first_output", t)  # noqa: E731
         self.sink.write(frame.samples, on_output)
-        self.state.queued(frame.turn, len(frame.samples) / frame.sample_rate, self.clock.now(), self.latency_s)
+        latency = getattr(self.sink, "latency_s", None) or self.latency_s  # measured, where the sink knows
+        self.state.queued(frame.turn, len(frame.samples) / frame.sample_rate, self.clock.now(), latency)
 
     def _interrupt(self, frame: Interrupt) -> None:
         dropped = self.sink.flush()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Iterator, Protocol
 
 from livesense.clock import Clock
@@ -79,14 +80,17 @@ class Pipeline:
                     return False
         return True
 
-    def stop(self) -> None:
+    def stop(self, join_s: float = 5.0) -> None:
+        """Stop everything: channels close first (nothing new enters, blocked workers wake),
+        then sources, then the stage threads get ``join_s`` in all, then every stage closes."""
         self._stop.set()
-        for source in self.sources:
-            _close(source)
         for ch in self.channels:
             ch.close()
+        for source in self.sources:
+            _close(source)
+        deadline = time.monotonic() + join_s
         for t in self._threads:
-            t.join(5.0)
+            t.join(max(0.0, deadline - time.monotonic()))
         for stage in self.stages:
             if hasattr(stage, "close"):
                 _quietly(stage.close)
@@ -122,7 +126,7 @@ class Pipeline:
                 self.tracer.mark(SESSION, "source_start", frame.t_capture)
                 first = False
             ch.put(frame)
-        if primary:  # only the primary source ends the session
+        if primary and not self._stop.is_set():  # only the primary source ends the session
             ch.put(end or EndOfStream(t_capture=self.clock.now()))
             for other in self.sources[1:]:
                 _close(other)
