@@ -16,8 +16,22 @@ from livesense.config import Config
 from livesense.errors import LiveSenseError
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop a run cleanly (files flushed, devices closed). Installed
+    explicitly: a process started in the background inherits SIGINT *ignored*, and then
+    Python would never raise KeyboardInterrupt."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    stop_on_signals()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -62,11 +62,13 @@ class AecConfig:
     delay: DelayConfig = field(default_factory=DelayConfig)
     ref_ring_s: float = 2.0  # timeline ring for pushed reference (playback runs ahead of capture)
     resync_ms: float = 10.0  # timestamps may wander this far before positions re-anchor
-    unadapted_coupling_db: float = 0.0  # echo bound vs the reference before the filter has
-    #                  converged: assume the echo may be as loud as the playback (a loud laptop
-    #                  speaker, a digital loopback), so the agent's first words never interrupt it;
-    #                  until convergence (~1-2 s of the first reply) the user must be 6 dB louder
-    #                  than the playback to cut in (DuplexConfig.near_margin_db)
+    unadapted_coupling_db: float = -10.0  # echo bound vs the reference before the filter has
+    #                  converged: a frame counts as the user only within 4 dB (near_margin 6) of the
+    #                  reference level or louder. Laptop echo is ~-6 dB: still rejected; a user as loud
+    #                  as the playback passes (see DuplexConfig.near_margin_db). An echo path louder
+    #                  than -4 dB (a lossless loopback) can self-interrupt until convergence; 0 dB
+    #                  here would stop that but leave headphone users (no echo, the filter never
+    #                  converges) unable to interrupt at their own level.
     echo_release_db_per_s: float = 150.0  # echo bound decay after the far end stops (RT60 0.4 s)
     coupling_s: float = 2.0  # time constant of the echo-path gain (echo estimate / reference)
     coupling_margin_db: float = 3.0  # the gain-based bound's allowance for a louder-than-usual echo

@@ -137,9 +137,15 @@ class WavSink:
 
     # ---- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
-        """Write everything placed (a pending reply is written whole) and close the file."""
+        """Write everything placed (a pending reply is written whole) and close the file.
+        In real time the timeline runs up to the moment of closing, silence included."""
         if self._file.closed:
             return
+        if self.realtime:
+            now = self._now_pos()
+            self._commit(now)
+            if self.end < now:
+                self._write_file(np.zeros(now - self.end, np.float32))
         self.end_reply()
         self._commit(self.end)
         self._file.close()
