@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
 
 
-AGENTS = ("cascade", "parrot")
+AGENTS = ("cascade", "native", "parrot")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,12 @@ def make_agent(spec: RunSpec, cfg: Config) -> Agent:
         from livesense.agents.parrot import ParrotAgent
 
         return ParrotAgent(cfg.audio.sample_rate)
+    if spec.agent == "native":
+        from livesense.agents.native import NativeAgent, NativeConfig
+
+        agent = NativeAgent(NativeConfig(model_path=spec.gguf) if spec.gguf else None)
+        agent.warm()
+        return agent
     if spec.agent == "cascade":
         from livesense.agents.cascade import CascadeAgent, CascadeConfig
 

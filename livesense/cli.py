@@ -55,11 +55,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--mic", help="input device (index or name) or an audio file (WAV/FLAC); default: default mic")
     r.add_argument("--camera", help="camera index or a video file path; default: no camera")
     r.add_argument("--speaker", help="output device (index or name) or a .wav path; default: default speaker")
-    r.add_argument("--agent", default="cascade", choices=["cascade", "parrot"],
+    r.add_argument("--agent", default="cascade", choices=["cascade", "native", "parrot"],
                    help="who answers: 'cascade' = Whisper tiny.en -> Gemma 3 270M -> Piper (shipped on PyPI); "
-                        "'parrot' = a test agent that says back what it heard")
+                        "'native' = LiveSense-Tiny, one model for audio+image in, text+speech out (early: "
+                        "see models/tiny/MODEL_CARD.md); 'parrot' = a test agent that says back what it heard")
     r.add_argument("--whisper-dir", help="cascade: a CTranslate2 Whisper model folder instead of tiny.en")
-    r.add_argument("--gguf", help="cascade: a GGUF language model instead of Gemma 3 270M")
+    r.add_argument("--gguf", help="cascade: a GGUF language model instead of Gemma 3 270M; "
+                                  "native: a LiveSense GGUF instead of the shipped tiny model")
     r.add_argument("--piper-onnx", help="cascade: a Piper voice .onnx instead of joe")
     r.add_argument("--fast", action="store_true",
                    help="with file input: run as fast as possible (no pacing, no barge-in)")

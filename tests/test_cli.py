@@ -118,3 +118,12 @@ def test_cascade_refuses_a_wrong_model_file(tmp_path):
     r = livesense("run", "--gguf", str(fake), "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"))
     assert r.returncode == 2
     assert "not a GGUF file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_native_agent_runs_the_demo(tmp_path):
+    """The shipped native model end to end: audio + image tokens in, text + LSC-1 speech out."""
+    r = livesense("run", "--agent", "native", "--demo", "--out-dir", str(tmp_path), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "agent:" in r.stdout and "mouth-to-ear p50" in r.stdout
+    x, sr = sf.read(tmp_path / "reply.wav")
+    assert sr == 16000 and np.abs(x).max() > 0.05  # it spoke

@@ -1,0 +1,328 @@
+"""NativeAgent: the LiveSense native model as an ``Agent`` — one decoder hears the user's
+LSC-1 codes and sees the camera's vision tokens, and speaks LSC-1 codes back.
+
+Data path, one way: user ``AudioFrame`` -> ``StreamingEncoder`` -> codes (a preallocated
+ring of recent frames); camera ``Tokens(kind="image")`` (or a ``VideoFrame`` tokenized here
+at most every ``image_interval_s``) -> latest keyframe. On ``TurnEnd`` the prompt is the
+training stream format (``livesense.train.data.StreamBuilder``)::
+
+    bos image <grid> image_end user (codes, silence) × frames agent
+
+and the model writes, under the sampler's masks, the reply's text (its inner monologue)
+and, unit by unit, the audio frames of that text. Every frame is decoded by the
+``StreamingDecoder`` and yielded at once, so speech starts while the rest of the reply is
+still being generated; closing the generator (barge-in) stops decoding immediately.
+
+Default model: ``models/tiny/livesense-tiny-q8_0.gguf`` (LiveSense-Tiny; read its
+MODEL_CARD.md for what it can and cannot do) on llama.cpp, one thread, with the LSC-1
+codebooks it was trained with (``models/tiny/lsc1_codebooks.npz``, sha256 checked).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from livesense.frames import AudioFrame, Frame, TextFrame, Tokens, TurnEnd, VideoFrame
+from livesense.runtime.agent import Mark
+
+log = logging.getLogger(__name__)
+
+TINY_DIR = Path(__file__).resolve().parents[2] / "models" / "tiny"
+DEFAULT_MODEL = TINY_DIR / "livesense-tiny-q8_0.gguf"
+SIDECAR = TINY_DIR / "livesense-tiny.json"
+
+
+@dataclass(frozen=True)
+class NativeConfig:
+    model_path: str | None = None  # GGUF/ONNX/.pt LiveSense model; None = the shipped LiveSense-Tiny
+    codebooks: str | None = None  # LSC-1 codebooks the model was trained with; None = next to the model
+    threads: int = 1  # engine threads (one per engine on shared cores)
+    history_s: float = 8.0  # user codes kept (seconds); a longer turn keeps its last part
+    pre_roll_s: float = 0.2  # audio before the detected speech onset fed to the model
+    max_reply_frames: int = 100  # hard cap on a reply (4 s of speech)
+    max_text_bytes: int = 120  # hard cap on text tokens per reply
+    image_interval_s: float = 0.5  # tokenize camera frames at most this often (if no vision stage)
+    temperature: float = 0.0  # 0 = greedy
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- generation
+class ReplyEvent:
+    TEXT, FRAME, END = "text", "frame", "end"
+
+
+def generate_reply(backend, logits: np.ndarray, next_idx: int, tick: int, sampler=None,
+                   max_frames: int = 100, max_text: int = 120) -> Iterator[tuple[str, object]]:
+    """Continue the stream after a prompt whose last logits are ``logits``.
+
+    Yields ("text", str) per text token run, ("frame", codes (1, K)) per audio frame and
+    ("end", reason). Between frames the model may emit text, ``text_end``, ``eou`` or the
+    first code of a frame; inside a frame slot k may only emit agent codebook k."""
+    from livesense.model.positions import IDX, N_SECTIONS, TIME
+    from livesense.model.sampling import Sampler, audio_frame_masks
+
+    L = backend.spec.layout
+    sampler = sampler or Sampler()
+    masks = audio_frame_masks(L, "agent")
+    free = L.mask("text", "text_end", "eou", "audio.agent.0")
+    eou, text_end = L.control("eou"), L.control("text_end")
+    text_lo, text_hi = L.ranges()["text"]
+    pend, frames, n_text = bytearray(), 0, 0
+
+    def feed(tok: int) -> np.ndarray:
+        nonlocal next_idx
+        p = np.zeros((N_SECTIONS, 1), np.int32)
+        p[IDX, 0], p[TIME, 0] = next_idx, tick
+        next_idx += 1
+        return backend.eval(np.array([tok]), p)
+
+    while True:
+        tok = sampler(logits, free if n_text < max_text else L.mask("eou", "audio.agent.0"))
+        if tok == eou or frames >= max_frames:
+            if pend:
+                yield ReplyEvent.TEXT, pend.decode("utf-8", "replace")
+            yield ReplyEvent.END, "eou" if tok == eou else "max_frames"
+            return
+        if text_lo <= tok < text_hi:
+            pend.append(tok - text_lo)
+            n_text += 1
+            logits = feed(tok)
+            continue
+        if tok == text_end:
+            logits = feed(tok)
+            continue
+        if pend:  # the text of this unit is complete: hand it on before its audio
+            yield ReplyEvent.TEXT, pend.decode("utf-8", "replace")
+            pend = bytearray()
+        codes = [tok]
+        logits = feed(tok)
+        for k in range(1, L.n_codebooks):
+            codes.append(sampler(logits, masks[k]))
+            logits = feed(codes[-1])
+        frames += 1
+        tick += 1
+        yield ReplyEvent.FRAME, L.audio_codes(np.array(codes), "agent")
+
+
+# --------------------------------------------------------------------------- the agent
+class _CodeRing:
+    """Preallocated ring of the most recent user code frames and their capture times."""
+
+    def __init__(self, n: int, k: int) -> None:
+        self.codes = np.zeros((n, k), np.int64)
+        self.times = np.full(n, -np.inf)
+        self.n, self.ptr = n, 0
+
+    def reset(self) -> None:
+        self.times[:] = -np.inf
+        self.ptr = 0
+
+    def push(self, codes: np.ndarray, t0: float, frame_s: float) -> None:
+        for f in range(len(codes)):
+            self.codes[self.ptr] = codes[f]
+            self.times[self.ptr] = t0 + f * frame_s
+            self.ptr = (self.ptr + 1) % self.n
+
+    def window(self, t_from: float, t_to: float) -> np.ndarray:
+        order = (self.ptr + np.arange(self.n)) % self.n  # oldest first
+        keep = order[(self.times[order] >= t_from - 1e-6) & (self.times[order] <= t_to + 1e-6)]
+        return self.codes[keep]
+
+
+class NativeAgent:
+    name = "native"
+
+    def __init__(self, config: NativeConfig | None = None, backend=None, codec=None, vision=None) -> None:
+        self.config = cfg = config or NativeConfig()
+        self._backend, self._codec, self._vision = backend, codec, vision
+        self._enc = self._dec = None
+        self._ring: _CodeRing | None = None
+        self._pcm = np.zeros(0, np.float32)
+        self._pcm_t = 0.0
+        self._image: np.ndarray | None = None
+        self._image_t = -np.inf
+        self.interruptions = 0
+        self.context: list[str] = []  # control tokens appended between turns (e.g. after a barge-in)
+        self.last_text = ""
+        self._sampler = None
+        self._seed = cfg.seed
+
+    # --- loading --------------------------------------------------------------------
+    def _paths(self) -> tuple[Path, Path]:
+        cfg = self.config
+        model = Path(cfg.model_path) if cfg.model_path else DEFAULT_MODEL
+        books = Path(cfg.codebooks) if cfg.codebooks else model.parent / "lsc1_codebooks.npz"
+        return model, books
+
+    def load(self) -> None:
+        """Open the model (layout/codec/vision contracts checked), the codec and the
+        vision tokenizer; no-op for parts injected in the constructor."""
+        model, books = self._paths()
+        if self._backend is None:
+            from livesense.model.load import open_model
+
+            if not model.exists():
+                raise FileNotFoundError(f"native model {model} not found: train it with scripts/train_tiny.py "
+                                        "or pass NativeConfig(model_path=...)")
+            self._backend = open_model(model, n_threads=self.config.threads) if model.suffix == ".gguf" \
+                else open_model(model)
+        if self._codec is None:
+            from livesense.codec import LSC1Codec
+
+            _check_codebooks(model, books)
+            self._codec = LSC1Codec.load(books)
+        if self._enc is None:
+            self._enc, self._dec = self._codec.encoder(), self._codec.decoder()
+            c = self._codec.c
+            self._ring = _CodeRing(int(self.config.history_s * c.frame_rate), c.n_codebooks)
+            self._silence = self._codec.encode(np.zeros(c.frame_size, np.float32))[:1]
+        from livesense.model.sampling import Sampler, SamplingConfig
+
+        self._sampler = Sampler(SamplingConfig(self.config.temperature, 0, self._seed))
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self.load()
+        return self._backend
+
+    def _tokenizer(self):
+        if self._vision is None:
+            from livesense.vision.tokenizer import VisionTokenizer
+
+            self._vision = VisionTokenizer.load()
+        return self._vision
+
+    def warm(self) -> None:
+        """Load everything and run one short reply, so the first turn pays no start-up."""
+        self.load()
+        self._tokenizer()
+        c = self._codec.c
+        t = 0.0
+        for _ in range(10):
+            self.observe(AudioFrame(np.zeros(c.frame_size, np.float32), c.sample_rate, t))
+            t += c.frame_size / c.sample_rate
+        for _ in self.respond(TurnEnd(t_capture=t, t_decided=t, speech_s=0.4, id=-1), lambda name: None):
+            pass
+        self.reset()
+
+    # --- Agent protocol -------------------------------------------------------------
+    def observe(self, frame: Frame) -> None:
+        if isinstance(frame, AudioFrame) and frame.turn == -1:
+            self._hear(frame)
+        elif isinstance(frame, Tokens) and frame.kind == "image":
+            self._image, self._image_t = np.asarray(frame.ids, np.int64).reshape(-1), frame.t_capture
+        elif isinstance(frame, VideoFrame) and frame.t_capture - self._image_t >= self.config.image_interval_s:
+            self._image, self._image_t = self._tokenizer().encode(frame.image).astype(np.int64), frame.t_capture
+
+    def _hear(self, frame: AudioFrame) -> None:
+        if self._enc is None:
+            self.load()
+        c = self._codec.c
+        if frame.sample_rate != c.sample_rate:
+            raise ValueError(f"NativeAgent hears {c.sample_rate} Hz audio, got {frame.sample_rate} Hz: "
+                             "resample in the capture stage")
+        if not len(self._pcm):
+            self._pcm_t = frame.t_capture
+        self._pcm = np.concatenate([self._pcm, np.asarray(frame.samples, np.float32)])  # < 1 frame buffered
+        n = (len(self._pcm) // c.frame_size) * c.frame_size
+        if n:
+            codes = self._enc.step(self._pcm[:n])
+            self._ring.push(codes, self._pcm_t, c.frame_size / c.sample_rate)
+            self._pcm = self._pcm[n:]
+            self._pcm_t += n / c.sample_rate
+
+    def respond(self, turn: TurnEnd, mark: Mark) -> Iterator[Frame]:
+        if self._enc is None or self._sampler is None:
+            self.load()
+        backend = self.backend
+        c = self._codec.c
+        t_from = turn.t_capture - turn.speech_s - self.config.pre_roll_s
+        codes = self._ring.window(t_from, turn.t_capture)
+        if not len(codes):
+            log.info("turn %d: no user audio in the window, no reply", turn.id)
+            return
+        prompt = self._prompt(backend.spec, codes)
+        backend.reset()
+        logits = backend.eval(prompt.ids, prompt.pos)
+        from livesense.model.positions import IDX, TIME
+
+        events = generate_reply(backend, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
+                                self._sampler, self.config.max_reply_frames, self.config.max_text_bytes)
+        self._dec.reset()
+        text, first = [], True
+        try:
+            for kind, val in events:
+                if first:
+                    mark("first_token")
+                    first = False
+                if kind == ReplyEvent.TEXT:
+                    text.append(val)
+                    yield TextFrame(val, turn.t_capture, turn=turn.id)
+                elif kind == ReplyEvent.FRAME:
+                    yield AudioFrame(self._dec.step(val), c.sample_rate, turn.t_capture, turn=turn.id)
+            yield AudioFrame(self._dec.step(self._silence), c.sample_rate, turn.t_capture, turn=turn.id)  # decoder tail
+            yield TextFrame("", turn.t_capture, final=True, turn=turn.id)
+        finally:
+            events.close()  # barge-in: no further token is decoded
+            self.last_text = "".join(text)
+
+    def interrupted(self, turn: TurnEnd) -> None:
+        """The reply was cut off: the stream records the barge-in (``user`` then the
+        agent's ``eou``, as in training) so a kept context shows the reply was cut."""
+        self.interruptions += 1
+        self.context = (self.context + ["user", "eou"])[-8:]
+
+    def reset(self) -> None:
+        if self._enc is not None:
+            self._enc.reset()
+            self._dec.reset()
+            self._ring.reset()
+        self._pcm = np.zeros(0, np.float32)
+        self._image, self._image_t = None, -np.inf
+        self.interruptions, self.context, self.last_text = 0, [], ""
+        if self._sampler is not None:
+            self._sampler.reset()
+
+    # --- prompt -----------------------------------------------------------------------
+    def _prompt(self, spec, codes: np.ndarray):
+        from livesense.model.positions import Placed
+        from livesense.train.data import FRAME_S, StreamBuilder
+
+        L = spec.layout
+        image = self._image
+        if image is None:  # no camera: what a black frame looks like to the tokenizer
+            v = self._tokenizer().contract
+            image = self._tokenizer().encode(np.zeros((v.image_h, v.image_w, 3), np.uint8)).astype(np.int64)
+        b = StreamBuilder(L, spec.scheme)
+        b.control("bos", 0.0)
+        b.image(image, 0.0)
+        b.control("user", 0.0)
+        t = b.user_audio(codes, 0.0)
+        b.control("agent", t + 6 * FRAME_S)
+        s = b.build({})
+        return Placed(s.ids, s.pos)
+
+
+def _check_codebooks(model: Path, books: Path) -> None:
+    """Refuse codebooks other than the ones the model's audio codes came from (the layout
+    check covers the contract, not the codebook values)."""
+    side = model.parent / "livesense-tiny.json"
+    if not side.exists() or not books.exists():
+        return
+    want = json.loads(side.read_text()).get("codebooks_sha256")
+    from livesense.codec.rvq import sha256_of
+
+    got = sha256_of(books)
+    if want and got != want:
+        raise ValueError(f"{books} (sha256 {got[:12]}...) are not the LSC-1 codebooks {model.name} was trained "
+                         f"with ({want[:12]}...): its audio codes would decode to noise")
+
+
+__all__ = ["DEFAULT_MODEL", "NativeAgent", "NativeConfig", "generate_reply"]

@@ -1,0 +1,124 @@
+"""NativeAgent: streams audio before the reply is finished, stops when closed, and the
+shipped LiveSense-Tiny answers through it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livesense.agents.native import DEFAULT_MODEL, NativeAgent, NativeConfig
+from livesense.frames import AudioFrame, TextFrame, Tokens, TurnEnd
+
+SR = 16000
+
+
+class Counting:
+    """A backend wrapper that counts eval calls (how far generation has gone)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, 0
+        self.spec, self.n_ctx = inner.spec, inner.n_ctx
+
+    def reset(self):
+        self.inner.reset()
+
+    def eval(self, ids, pos, all_logits=False):
+        self.calls += 1
+        return self.inner.eval(ids, pos, all_logits)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    from livesense.codec import LSC1Codec
+
+    return LSC1Codec.load(DEFAULT_MODEL.parent / "lsc1_codebooks.npz")
+
+
+def tiny_agent(codec, frames=6):
+    from livesense.model.backends.torch_backend import TorchBackend
+    from livesense.model.tiny import tiny_model
+
+    model, spec, _ = tiny_model(train_steps=0, n_ctx=512)
+    backend = Counting(TorchBackend(model, spec))
+    return NativeAgent(NativeConfig(max_reply_frames=frames, max_text_bytes=8), backend=backend, codec=codec), backend
+
+
+def hear(agent, seconds=1.0, t0=0.0, block=320):
+    rng = np.random.default_rng(0)
+    x = (0.1 * np.sin(2 * np.pi * 180 * np.arange(int(seconds * SR)) / SR) + 0.01 * rng.standard_normal(int(seconds * SR)))
+    for i in range(0, len(x) - block + 1, block):
+        agent.observe(AudioFrame(x[i:i + block].astype(np.float32), SR, t0 + i / SR))
+    return t0 + seconds
+
+
+def test_streams_first_audio_before_generation_ends(codec):
+    agent, backend = tiny_agent(codec)
+    t = hear(agent)
+    marks = []
+    turn = TurnEnd(t_capture=t, t_decided=t + 0.1, speech_s=0.8)
+    calls_at_first_audio, out = None, []
+    for fr in agent.respond(turn, marks.append):
+        out.append(fr)
+        if isinstance(fr, AudioFrame) and calls_at_first_audio is None:
+            calls_at_first_audio = backend.calls
+    audio = [f for f in out if isinstance(f, AudioFrame)]
+    assert marks[:1] == ["first_token"]
+    assert len(audio) == 6 + 1  # frames + decoder tail
+    assert all(f.turn == turn.id and f.sample_rate == SR and len(f.samples) == 640 for f in audio)
+    assert calls_at_first_audio is not None and calls_at_first_audio < backend.calls, "audio must stream"
+    assert isinstance(out[-1], TextFrame) and out[-1].final
+
+
+def test_stops_when_closed(codec):
+    agent, backend = tiny_agent(codec, frames=50)
+    t = hear(agent)
+    gen = agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None)
+    for fr in gen:
+        if isinstance(fr, AudioFrame):
+            break
+    calls = backend.calls
+    gen.close()  # barge-in
+    assert backend.calls == calls
+    with pytest.raises(StopIteration):
+        next(gen)
+    agent.interrupted(TurnEnd(t_capture=t))
+    assert agent.interruptions == 1 and agent.context[-2:] == ["user", "eou"]
+
+
+def test_no_audio_no_reply(codec):
+    agent, _ = tiny_agent(codec)
+    assert list(agent.respond(TurnEnd(t_capture=5.0, speech_s=1.0), lambda n: None)) == []
+
+
+def test_keeps_latest_image_tokens(codec):
+    agent, _ = tiny_agent(codec)
+    agent.observe(Tokens(kind="image", ids=np.arange(36), t_capture=0.0))
+    agent.observe(Tokens(kind="image", ids=np.arange(36) + 1, t_capture=0.2))
+    assert np.array_equal(agent._image, np.arange(36) + 1)
+
+
+def test_rejects_other_sample_rates(codec):
+    agent, _ = tiny_agent(codec)
+    with pytest.raises(ValueError, match="resample"):
+        agent.observe(AudioFrame(np.zeros(480, np.float32), 48000, 0.0))
+
+
+def test_shipped_model_answers_a_question():
+    """The default agent (shipped Q8_0 GGUF on llama.cpp) answers a spoken question about a
+    rendered scene with streamed speech and in-domain text."""
+    from livesense.corpus import synth_piper
+    from livesense.vision.scenes import random_scene, render
+    from livesense.vision.tokenizer import VisionTokenizer
+
+    agent = NativeAgent()
+    agent.warm()
+    scene = random_scene(np.random.default_rng(1), kind="single", count=1)
+    agent.observe(Tokens(kind="image", ids=VisionTokenizer.load().encode(render(scene)), t_capture=0.0))
+    x = np.concatenate([np.zeros(3200, np.float32), synth_piper("What colour is it?"), np.zeros(3200, np.float32)])
+    for i in range(0, len(x) - 320 + 1, 320):
+        agent.observe(AudioFrame(x[i:i + 320], SR, i / SR))
+    t = len(x) / SR
+    out = list(agent.respond(TurnEnd(t_capture=t, t_decided=t, speech_s=t - 0.2), lambda n: None))
+    audio = [f for f in out if isinstance(f, AudioFrame)]
+    assert len(audio) >= 5 and isinstance(out[-1], TextFrame) and out[-1].final
+    assert agent.last_text.strip(), "the model's inner text is empty"
