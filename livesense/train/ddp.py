@@ -12,6 +12,8 @@ so there is nothing to shard); rank 0 logs, checkpoints (resumable) and exports.
 
 from __future__ import annotations
 
+import logging
+
 import argparse
 import os
 import time
@@ -19,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def parse_args():
@@ -78,7 +82,7 @@ def main() -> None:
         opt.step()
         step += 1
         if rank == 0 and step % 100 == 0:
-            print(f"step {step} loss {float(loss):.4f} {time.monotonic() - t0:.0f}s", flush=True)
+            log.info("step %d loss %.4f %.0fs", step, float(loss), time.monotonic() - t0)
         if rank == 0 and step % 1000 == 0:
             T.save_ckpt(ckpt, model, opt, step, tc, [], {"world": world})
     if rank == 0:
@@ -87,4 +91,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()
