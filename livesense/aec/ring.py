@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from livesense.capture.ring import get_wrapped, put_wrapped
+
 
 class TimelineRing:
     def __init__(self, capacity: int) -> None:
@@ -45,10 +47,7 @@ class TimelineRing:
         n = block.shape[0]
         if n > self.capacity:
             block, pos, n = block[-self.capacity:], pos + n - self.capacity, self.capacity
-        i = pos % self.capacity
-        first = min(n, self.capacity - i)
-        self._data[i:i + first] = block[:first]
-        self._data[:n - first] = block[first:]
+        put_wrapped(self._data, pos, block)
 
     def read_into(self, pos: int, out: np.ndarray) -> int:
         """Copy samples [pos, pos+len(out)) into ``out``; zeros where not held. Returns
@@ -58,11 +57,8 @@ class TimelineRing:
         out[:] = 0.0
         if hi <= lo:
             return 0
-        i, m = lo % self.capacity, hi - lo
-        first = min(m, self.capacity - i)
-        out[lo - pos:lo - pos + first] = self._data[i:i + first]
-        out[lo - pos + first:hi - pos] = self._data[:m - first]
-        return m
+        get_wrapped(self._data, lo, out[lo - pos : hi - pos])
+        return hi - lo
 
     def latest(self, n: int) -> np.ndarray:
         """A new array with the last ``n`` samples up to ``end`` (for occasional analysis)."""

@@ -13,6 +13,23 @@ import threading
 import numpy as np
 
 
+def put_wrapped(buf: np.ndarray, start: int, src: np.ndarray) -> None:
+    """Copy ``src`` into ring storage ``buf`` from index ``start`` (mod its length), wrapping
+    once. Two slice copies, no allocation. ``src`` must not be longer than ``buf``."""
+    i, n = start % buf.shape[0], src.shape[0]
+    first = min(n, buf.shape[0] - i)
+    buf[i : i + first] = src[:first]
+    buf[: n - first] = src[first:]
+
+
+def get_wrapped(buf: np.ndarray, start: int, out: np.ndarray) -> None:
+    """Fill ``out`` from ring storage ``buf`` beginning at index ``start`` (mod its length)."""
+    i, n = start % buf.shape[0], out.shape[0]
+    first = min(n, buf.shape[0] - i)
+    out[:first] = buf[i : i + first]
+    out[first:] = buf[: n - first]
+
+
 class RingBuffer:
     """Single-producer, single-consumer float32 FIFO of fixed capacity."""
 
@@ -59,11 +76,7 @@ class RingBuffer:
             return n
 
     def _copy_in(self, block: np.ndarray, n: int) -> None:
-        tail = (self._head + self._size) % self.capacity
-        first = min(n, self.capacity - tail)
-        self._data[tail : tail + first] = block[:first]
-        if first < n:
-            self._data[: n - first] = block[first:n]
+        put_wrapped(self._data, self._head + self._size, block[:n])
 
     def read_into(self, out: np.ndarray, timeout: float | None = None) -> bool:
         """Fill ``out`` completely; False (nothing consumed) if not possible within timeout
@@ -92,10 +105,7 @@ class RingBuffer:
             return n
 
     def _copy_out(self, out: np.ndarray, n: int) -> None:
-        first = min(n, self.capacity - self._head)
-        out[:first] = self._data[self._head : self._head + first]
-        if first < n:
-            out[first:n] = self._data[: n - first]
+        get_wrapped(self._data, self._head, out[:n])
         self._head = (self._head + n) % self.capacity
         self._size -= n
         self.total_read += n

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livesense.capture.ring import get_wrapped, put_wrapped
 from livesense.clock import Clock, MonotonicClock
 
 IDLE, PREBUFFER, PLAYING = "idle", "prebuffer", "playing"
@@ -147,11 +148,7 @@ class JitterBuffer:
         return _Reply(self._n_replies - 1, self._pushed, self.clock.now())
 
     def _copy_in(self, samples: np.ndarray, n: int) -> None:
-        tail = (self._head + self._size) % self.capacity
-        first = min(n, self.capacity - tail)
-        self._data[tail : tail + first] = samples[:first]
-        if first < n:
-            self._data[: n - first] = samples[first:n]
+        put_wrapped(self._data, self._head + self._size, samples[:n])
         self._size += n
         self._pushed += n
 
@@ -220,10 +217,7 @@ class JitterBuffer:
         self._state, self._rebuffering = PREBUFFER, True
 
     def _copy_out(self, out: np.ndarray, n: int) -> None:
-        first = min(n, self.capacity - self._head)
-        out[:first] = self._data[self._head : self._head + first]
-        if first < n:
-            out[first:n] = self._data[: n - first]
+        get_wrapped(self._data, self._head, out[:n])
         self._head = (self._head + n) % self.capacity
         self._size -= n
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from livesense.capture.ring import put_wrapped
+
 
 class AudioHistory:
     def __init__(self, seconds: float, sample_rate: int) -> None:
@@ -16,15 +18,14 @@ class AudioHistory:
         self._written = 0
 
     def write(self, samples: np.ndarray, t_capture: float) -> None:
-        n, size = len(samples), len(self._buf)
-        if n >= size:
-            samples, n = samples[-size:], size
-        start = self._written % size
-        first = min(n, size - start)
-        self._buf[start : start + first] = samples[:first]
-        self._buf[: n - first] = samples[first:]
-        self._written += n
-        self._t_end = t_capture + len(samples) / self.sample_rate
+        t_end = t_capture + len(samples) / self.sample_rate
+        size = len(self._buf)
+        if len(samples) > size:
+            self._written += len(samples) - size  # only the newest ``size`` samples fit
+            samples = samples[-size:]
+        put_wrapped(self._buf, self._written, samples)
+        self._written += len(samples)
+        self._t_end = t_end
 
     def read(self, t0: float, t1: float) -> np.ndarray:
         """Samples captured in [t0, t1), clipped to what the window still holds."""
