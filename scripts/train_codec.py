@@ -4,7 +4,8 @@
 Recipe (reproducible from --seed): train sentences (livesense.corpus.sentences("train"))
 × (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices)
 + one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features ->
-per-dimension normalisation -> greedy RVQ (k-means per stage). Held-out voices and
+compressed band magnitudes (power gamma) -> per-dimension normalisation -> greedy RVQ
+(k-means per stage) -> a least-squares context decoder. Held-out voices and
 held-out sentences are never read here.
 
     python scripts/train_codec.py            # ~12 min on one core (corpus ~5 min, RVQ ~6 min)
@@ -34,6 +35,10 @@ def parse_args():
     p.add_argument("--weight-f0", type=float, default=1.0, help="RVQ weight of the log-f0 dims")
     p.add_argument("--weight-voicing", type=float, default=1.0, help="RVQ weight of the voicing dims")
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
+    p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
+                   help="decode each frame from its own codes only")
+    p.add_argument("--gamma", type=float, default=0.5, help="quantize band magnitudes compressed to the power "
+                   "gamma (0: log band powers, the first shipped codebooks)")
     return p.parse_args()
 
 
@@ -74,15 +79,18 @@ def band_weights(c, outside: float) -> np.ndarray:
     return np.where((centre > 150.0) & (centre < 4300.0), 1.0, outside).astype(np.float32)
 
 
-def normalizer(F, c, wf, wv, outside):
+def normalizer(F, c, wf, wv, outside, gamma):
+    """Per-dimension statistics of the (compressed) features and the RVQ distance weights."""
     from livesense.codec.features import Normalizer
 
     w = np.ones(c.dim, np.float32)
     m = c.n_sub * c.n_mel
     w[:m] = np.tile(band_weights(c, outside), c.n_sub)
     w[m: m + c.n_sub], w[m + c.n_sub:] = wf, wv
-    return Normalizer(F.mean(0).astype(np.float32), (F.std(0) + 1e-3).astype(np.float32), w,
-                      np.eye(c.dim, dtype=np.float32))
+    eye, ones = np.eye(c.dim, dtype=np.float32), np.ones(c.dim, np.float32)
+    G = Normalizer(0 * ones, ones, ones, eye, gamma, m).compress(F)
+    floor = np.where(np.arange(c.dim) < m, 1e-3 if gamma <= 0 else 1e-6, 1e-3)
+    return Normalizer(G.mean(0).astype(np.float32), (G.std(0) + floor).astype(np.float32), w, eye, gamma, m)
 
 
 def stage_masks(c) -> np.ndarray:
@@ -105,20 +113,23 @@ def main():
     from livesense.codec.contract import CONTRACT as c
 
     c = replace(c, n_mel=a.n_mel) if a.n_mel else c
-    from livesense.codec.rvq import save_codebooks, train_rvq
+    from livesense.codec.rvq import fit_context_decoder, save_codebooks, train_rvq
 
     clips, labels = corpus(a.corpus, a.seed)
-    F = features(clips, c)
+    F_all = features(clips, c)  # consecutive frames, clip after clip
     rng = np.random.default_rng(a.seed)
+    F = F_all
     if len(F) > a.max_frames:
         F = F[np.sort(rng.choice(len(F), a.max_frames, replace=False))]
-    norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside)
+    norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside, a.gamma)
     books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
                       masks=stage_masks(c))
+    post = fit_context_decoder(norm.forward(F_all), books) if a.context_decoder else None
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
-              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside}
-    digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe)
+              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma}
+    recipe["context_decoder"] = bool(a.context_decoder)
+    digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, post=post)
     print(json.dumps({"out": a.out, "sha256": digest, **recipe}))
 
 

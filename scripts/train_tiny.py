@@ -45,20 +45,15 @@ def parse_args():
 
 def codebooks_path(arg: str | None, data: Path) -> Path:
     """--codebooks; else the ones the caches in ``data`` were encoded with; else the
-    shipped LSC-1 codebooks; else provisional ones trained into ``data``."""
-    from livesense.train.codec_books import shipped_codebooks, train_provisional
+    shipped LSC-1 codebooks."""
+    from livesense.codec.codec import DEFAULT_CODEBOOKS
 
     if arg:
         return Path(arg)
     marker = data / "codebooks.sha256"
     if marker.exists():
         return Path(marker.read_text().split(maxsplit=1)[1].strip())
-    if shipped_codebooks().exists():
-        return shipped_codebooks()
-    prov = data / "lsc1_codebooks.npz"
-    if not prov.exists():
-        train_provisional(prov, ROOT / "data" / "lsc1_train.npz")
-    return prov
+    return Path(DEFAULT_CODEBOOKS)
 
 
 def trained_codebooks(ck: dict, candidates: list[Path]) -> Path:

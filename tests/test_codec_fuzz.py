@@ -41,3 +41,29 @@ def test_shipped_codebooks_match_contract_and_hash(tmp_path):
     (tmp_path / "lsc1_codebooks.sha256").write_text("0" * 64 + "  lsc1_codebooks.npz\n")
     with pytest.raises(ValueError, match="sha256"):
         LSC1Codec.load(bad, warmup=False)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5])
+def test_normalizer_round_trip_in_both_domains(gamma):
+    from livesense.codec.features import Normalizer
+
+    rng = np.random.default_rng(0)
+    m = C.n_sub * C.n_mel
+    v = rng.normal(0.0, 1.0, (50, C.dim)).astype(np.float32)
+    v[:, :m] -= 8.0  # log band powers of moderate speech
+    n = Normalizer(rng.normal(0, 0.1, C.dim).astype(np.float32), np.full(C.dim, 0.5, np.float32),
+                   np.ones(C.dim, np.float32), np.eye(C.dim, dtype=np.float32), gamma, m)
+    np.testing.assert_allclose(n.inverse(n.forward(v)), v, atol=2e-4)
+
+
+def test_codebooks_without_gamma_load_in_the_log_domain(tmp_path):
+    z = dict(np.load(DEFAULT_CODEBOOKS, allow_pickle=False))
+    z.pop("gamma", None)
+    path = tmp_path / "old.npz"
+    np.savez(path, **z)
+    from livesense.codec.rvq import load_codebooks
+
+    _, norm, _ = load_codebooks(path, verify=False)
+    assert norm.gamma == 0.0
+    v = np.zeros((1, C.dim), np.float32)
+    assert np.array_equal(norm.compress(v), v)

@@ -20,17 +20,25 @@ def _speechlike(n, seed=0):
     return (0.2 * voiced + noise).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def codec():
-    """Tiny random codebooks in code: the test does not depend on the shipped file."""
+@pytest.fixture(scope="module", params=["log", "compressed+context"])
+def codec(request):
+    """Random codebooks in code: the test does not depend on the shipped file. The second
+    variant quantizes compressed magnitudes and decodes with a context decoder (state)."""
     rng = np.random.default_rng(1)
     books = (rng.standard_normal((C.n_codebooks, C.dim, C.codebook_size)) * 0.5).astype(np.float32)
     mean = np.zeros(C.dim, np.float32)
     m = C.n_sub * C.n_mel
     mean[:m], mean[m:m + C.n_sub], mean[m + C.n_sub:] = -8.0, 7.0, 0.5
+    if request.param == "log":
+        norm = Normalizer(mean, np.full(C.dim, 2.0, np.float32), np.ones(C.dim, np.float32),
+                          np.eye(C.dim, dtype=np.float32))
+        return LSC1Codec(books, norm, C)
+    mean[:m] = 0.02
     norm = Normalizer(mean, np.full(C.dim, 2.0, np.float32), np.ones(C.dim, np.float32),
-                      np.eye(C.dim, dtype=np.float32))
-    return LSC1Codec(books, norm, C)
+                      np.eye(C.dim, dtype=np.float32), 0.5, m)
+    post = np.concatenate([np.eye(C.dim), 0.2 * rng.standard_normal((C.dim, C.dim)) / np.sqrt(C.dim),
+                           np.zeros((1, C.dim))]).astype(np.float32)
+    return LSC1Codec(books, norm, C, post=post)
 
 
 def _stream_encode(codec, x, sizes):

@@ -18,6 +18,7 @@ import numpy as np
 from livesense.codec import kernels as K
 from livesense.codec.contract import CONTRACT, FrameContract
 from livesense.codec.features import Normalizer
+from livesense.codec.rvq import context_rows
 from livesense.codec.stream import FeatureDecoder, FeatureEncoder
 
 log = logging.getLogger(__name__)
@@ -58,20 +59,32 @@ class StreamingEncoder:
 
 
 class StreamingDecoder:
-    """Code ids (whole frames) -> PCM, ``frame_size`` samples per frame, ``delay`` late."""
+    """Code ids (whole frames) -> PCM, ``frame_size`` samples per frame, ``delay`` late.
 
-    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT):
-        self.c, self.books, self.norm = contract, books, norm
+    With a context decoder (``post``), a frame's features are regressed from its own and
+    the previous frame's codewords; the previous codeword sum is the state kept here.
+    """
+
+    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
+                 post: np.ndarray | None = None):
+        self.c, self.books, self.norm, self.post = contract, books, norm, post
         self._feat = FeatureDecoder(contract)
         lo, hi = _feature_bounds(norm, contract)
         self._lo, self._hi = lo, hi
+        self._prev = np.zeros(contract.dim, np.float32)
 
     def reset(self) -> None:
         self._feat.reset()
+        self._prev[:] = 0.0
 
     def step(self, codes) -> np.ndarray:
         codes = check_codes(codes, self.c)
-        v = self.norm.inverse(K.rvq_decode(codes, self.books))
+        q = K.rvq_decode(codes, self.books)
+        if self.post is not None and len(q):
+            rows = context_rows(q, self._prev)
+            self._prev[:] = q[-1]
+            q = rows @ self.post
+        v = self.norm.inverse(q)
         return self._feat.step(np.clip(v, self._lo, self._hi))
 
 
@@ -89,8 +102,8 @@ class LSC1Codec:
     """Codebooks + contract; makes streaming encoders/decoders and does one-shot calls."""
 
     def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
-                 meta: dict | None = None):
-        self.c, self.books, self.norm, self.meta = contract, books, norm, meta or {}
+                 meta: dict | None = None, post: np.ndarray | None = None):
+        self.c, self.books, self.norm, self.meta, self.post = contract, books, norm, meta or {}, post
 
     @classmethod
     def load(cls, path: str | Path | None = None, contract: FrameContract = CONTRACT,
@@ -100,13 +113,13 @@ class LSC1Codec:
         books, norm, meta = load_codebooks(Path(path or DEFAULT_CODEBOOKS), contract)
         if warmup:
             K.warmup()
-        return cls(books, norm, contract, meta)
+        return cls(books, norm, contract, meta, meta.pop("post"))
 
     def encoder(self) -> StreamingEncoder:
         return StreamingEncoder(self.books, self.norm, self.c)
 
     def decoder(self) -> StreamingDecoder:
-        return StreamingDecoder(self.books, self.norm, self.c)
+        return StreamingDecoder(self.books, self.norm, self.c, self.post)
 
     def n_frames_for(self, n_samples: int) -> int:
         """Frames needed so the decoded (delayed) stream covers ``n_samples``."""

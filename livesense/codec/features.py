@@ -13,6 +13,8 @@ import numpy as np
 
 from livesense.codec.contract import FrameContract
 
+MIN_MAGNITUDE = 1e-6  # floor of a decoded compressed magnitude before its log
+
 
 def pack(logmel: np.ndarray, lf0: np.ndarray, voicing: np.ndarray, c: FrameContract) -> np.ndarray:
     """Hop features (n_hops, ...) -> frame vectors (n_hops // n_sub, dim) float32."""
@@ -31,36 +33,41 @@ def unpack(vec: np.ndarray, c: FrameContract):
     return logmel, lf0, voicing
 
 
-def temporal_dct(c: FrameContract) -> np.ndarray:
-    """Orthonormal (dim, dim) basis: a DCT over the sub-frames of each feature track.
-
-    Column block t holds the t-th temporal DCT coefficient of every track, so RVQ can
-    weight slow (t=0) and fast (t>0) envelope changes differently.
-    """
-    n, tracks = c.n_sub, c.n_mel + 2
-    k = np.arange(n)
-    dct = np.sqrt(2.0 / n) * np.cos(np.pi * (k[:, None] + 0.5) * k[None, :] / n)
-    dct[:, 0] /= np.sqrt(2.0)
-    basis = np.zeros((c.dim, c.dim))
-    m = n * c.n_mel
-    for tr in range(tracks):
-        rows = (np.arange(n) * c.n_mel + tr) if tr < c.n_mel else (m + (tr - c.n_mel) * n + np.arange(n))
-        for t in range(n):
-            basis[rows, t * tracks + tr] = dct[:, t]
-    return basis.astype(np.float32)
-
-
 @dataclass(frozen=True)
 class Normalizer:
-    """z = ((v - mean) @ basis) / std * weight: the space where RVQ measures distance."""
+    """z = ((compress(v) - mean) @ basis) / std * weight: the space where RVQ measures distance.
+
+    ``compress`` maps the first ``n_env`` dims (log band powers ``L``) to compressed
+    magnitudes ``exp(gamma * L / 2)`` when ``gamma > 0`` (0 keeps the log domain). A
+    compressed magnitude spends the codebooks' precision on the louder parts of each band,
+    which is where intelligibility lives: on held-out voices it beat the log domain by
+    ~0.02-0.03 quantized STOI at the same bitrate (see models/lsc1/README.md).
+    """
 
     mean: np.ndarray
     std: np.ndarray
     weight: np.ndarray
     basis: np.ndarray
+    gamma: float = 0.0
+    n_env: int = 0
+
+    def compress(self, v: np.ndarray) -> np.ndarray:
+        if self.gamma <= 0.0:
+            return v
+        out = np.array(v, np.float32, copy=True)
+        out[..., : self.n_env] = np.exp(0.5 * self.gamma * out[..., : self.n_env])
+        return out
+
+    def expand(self, g: np.ndarray) -> np.ndarray:
+        if self.gamma <= 0.0:
+            return g
+        out = np.array(g, np.float32, copy=True)
+        env = np.maximum(out[..., : self.n_env], MIN_MAGNITUDE)
+        out[..., : self.n_env] = 2.0 * np.log(env) / self.gamma
+        return out
 
     def forward(self, v: np.ndarray) -> np.ndarray:
-        return (((v - self.mean) @ self.basis) / self.std * self.weight).astype(np.float32)
+        return (((self.compress(v) - self.mean) @ self.basis) / self.std * self.weight).astype(np.float32)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
-        return ((z / self.weight * self.std) @ self.basis.T + self.mean).astype(np.float32)
+        return self.expand((z / self.weight * self.std) @ self.basis.T + self.mean).astype(np.float32)

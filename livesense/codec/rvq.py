@@ -1,7 +1,9 @@
 """Residual VQ codebook training (k-means per stage) and the shipped codebook file.
 
 The file is one ``.npz``: ``books`` (S, D, K) float32 (transposed for a vectorisable
-search), ``mean``/``std``/``weight`` (the :class:`~features.Normalizer`) and ``contract``
+search), ``mean``/``std``/``weight``/``basis``/``gamma`` (the :class:`~features.Normalizer`;
+a file without ``gamma`` is in the log domain), optionally ``post`` (the context decoder)
+and ``contract``
 (JSON of the frame contract it was trained for). A ``.sha256`` file sits next to it.
 """
 
@@ -71,12 +73,35 @@ def train_rvq(z: np.ndarray, n_stages: int, k: int, iters: int, seed: int = 0,
     return np.stack(books)
 
 
+def fit_context_decoder(z: np.ndarray, books: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
+    """Least-squares map from (this frame's, previous frame's) quantized vectors to the true one.
+
+    ``z`` (n, D) are consecutive normalised frames. Returns ``post`` (2D + 1, D):
+    ``z_hat_t = [q_t, q_{t-1}, 1] @ post``. Speech moves slowly next to the quantizer's
+    error, so the previous frame's codes say something about this frame's error: on
+    held-out voices this lifted quantized STOI by ~0.004 at no bitrate.
+    """
+    from livesense.codec import kernels as K
+
+    act = K.active_dims(books)
+    q = K.rvq_decode(K.rvq_search(np.ascontiguousarray(z, np.float32), books, act, K.book_norms(books, act)), books)
+    x = context_rows(q, np.zeros(q.shape[1], np.float32))
+    gram = x.T.astype(np.float64) @ x + ridge * len(x) * np.eye(x.shape[1])
+    return np.linalg.solve(gram, x.T.astype(np.float64) @ z).astype(np.float32)
+
+
+def context_rows(q: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """(n, D) quantized frames and the one before them -> (n, 2D + 1) regression rows."""
+    before = np.concatenate([prev[None], q[:-1]]) if len(q) else q
+    return np.concatenate([q, before, np.ones((len(q), 1), np.float32)], axis=1).astype(np.float32)
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: FrameContract,
-                   extra: dict | None = None) -> str:
+                   extra: dict | None = None, post: np.ndarray | None = None) -> str:
     """Write the .npz and its .sha256; returns the digest."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +109,8 @@ def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: Fr
     with open(path, "wb") as f:
         np.savez(f, books=books.astype(np.float32), mean=norm.mean.astype(np.float32),
                  std=norm.std.astype(np.float32), weight=norm.weight.astype(np.float32),
-                 basis=norm.basis.astype(np.float32),
+                 basis=norm.basis.astype(np.float32), gamma=np.float32(norm.gamma),
+                 **({} if post is None else {"post": post.astype(np.float32)}),
                  contract=np.array(json.dumps(meta, sort_keys=True)))
     digest = sha256_of(path)
     path.with_suffix(".sha256").write_text(f"{digest}  {path.name}\n")
@@ -92,7 +118,10 @@ def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: Fr
 
 
 def load_codebooks(path: Path, contract: FrameContract = CONTRACT, verify: bool = True):
-    """Load (books, normalizer, meta); refuse a wrong sha256 or another frame contract."""
+    """Load (books, normalizer, meta); refuse a wrong sha256 or another frame contract.
+
+    ``meta["post"]`` holds the context decoder (see :func:`fit_context_decoder`) or None.
+    """
     path = Path(path)
     if verify:
         want = path.with_suffix(".sha256").read_text().split()[0]
@@ -106,4 +135,9 @@ def load_codebooks(path: Path, contract: FrameContract = CONTRACT, verify: bool 
     expect = (contract.n_codebooks, contract.dim, contract.codebook_size)
     if books.shape != expect:
         raise ValueError(f"{path}: books shape {books.shape}, contract needs {expect}")
-    return books, Normalizer(z["mean"], z["std"], z["weight"], z["basis"]), meta
+    gamma = float(z["gamma"]) if "gamma" in z.files else 0.0  # files before the compressed domain: log
+    norm = Normalizer(z["mean"], z["std"], z["weight"], z["basis"], gamma, contract.n_sub * contract.n_mel)
+    meta["post"] = np.ascontiguousarray(z["post"], dtype=np.float32) if "post" in z.files else None
+    if meta["post"] is not None and meta["post"].shape != (2 * contract.dim + 1, contract.dim):
+        raise ValueError(f"{path}: post shape {meta['post'].shape}, contract needs {(2 * contract.dim + 1, contract.dim)}")
+    return books, norm, meta
