@@ -5,7 +5,7 @@ Inputs per agent are what a real-time WAV run leaves behind: the output WAV (16 
 sample 0 at clock time ``t_wav0``), the tracer's turn marks matched to the scripted
 questions (rows with ``q``, ``turn``, ``true_end``, ``speech_end``, ``first_output``) and
 the agent's own text per turn. A reply runs from its first output sample to the next
-reply's first sample (or the end of the file); silence around it is trimmed.
+reply's first sample (or the end of the file); silence around it is trimmed to ``PAD_S``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 from livesense.eval.answers import correct
 
 SILENCE_DB = -45.0  # below this (re full scale) a sample is silence when trimming a reply
+PAD_S = 0.3  # silence put back around a trimmed reply: Whisper drops the last word of a tight cut
 
 
 def trim(audio: np.ndarray, floor_db: float = SILENCE_DB) -> np.ndarray:
@@ -42,7 +43,9 @@ def reply_audio(wav: np.ndarray, sr: int, t_wav0: float, rows: list[dict], turn:
     t1 = next((t for t in starts if t > t0), None)
     a = max(0, round((t0 - t_wav0) * sr))
     b = len(wav) if t1 is None else max(a, round((t1 - t_wav0) * sr))
-    return trim(np.asarray(wav[a:b], np.float32))
+    speech = trim(np.asarray(wav[a:b], np.float32))
+    pad = np.zeros(round(PAD_S * sr) if speech.size else 0, np.float32)
+    return np.concatenate([pad, speech, pad])
 
 
 def score_agent(agent: str, questions: list[dict], chosen: list[dict | None], texts: dict[str, str],
