@@ -32,6 +32,8 @@ def test_scoring_needs_the_slot_word_and_no_contradiction():
     assert correct("shape", LABELS, "They are triangles.")
     assert not correct("light", LABELS, "It is right.")
     assert correct("identity", LABELS, "I am Live Sense.")
+    assert correct("identity", LABELS, "Oh, I am life since.")
+    assert not correct("identity", LABELS, "Sorry, I only talk about what I see.")
     assert correct("person", LABELS, "No, I see nobody.")
     assert not correct("person", LABELS, "Yes, I see a person.")
     assert words("What color? 2") == ["what", "colour", "two"]

@@ -17,7 +17,9 @@ NUM_FIX = {"1": "one", "2": "two", "3": "three", "4": "four", "to": "two", "too"
 
 
 def words(s: str) -> list[str]:
-    s = s.lower().replace("live sense", "livesense").replace("live since", "livesense")
+    s = s.lower()
+    for heard in ("live sense", "live since", "life since"):  # how Whisper writes the name
+        s = s.replace(heard, "livesense")
     out = []
     for w in re.findall(r"[a-z0-9']+", s):
         out.extend(NUM_FIX.get(w, w).split())
@@ -53,8 +55,8 @@ def correct(skill: str, labels: dict, transcript: str) -> bool:
 
     if skill == "greet":
         return bool(w & {"hello", "hi", "hallo"})
-    if skill == "identity":
-        return "talk" in w or "livesense" in w
+    if skill == "identity":  # the name, or "I can see and talk" -- not the refusal's "only talk"
+        return "sorry" not in w and ("livesense" in w or {"see", "talk"} <= w)
     if skill == "refuse":
         return "sorry" in w
     if skill == "colour":
