@@ -109,6 +109,11 @@ class TranscriptStage:
         self._replies: dict[int, str] = {}
 
     @property
+    def replies(self) -> dict[int, str]:
+        """The text of each reply so far, by turn id."""
+        return dict(self._replies)
+
+    @property
     def lines(self) -> list[str]:
         """One line per reply, in order."""
         return [text.strip() for text in self._replies.values() if text.strip()]

@@ -1,6 +1,7 @@
 """Mouth-to-ear latency of the full runtime, from files with known speech boundaries.
 
     python scripts/bench_latency.py [--turns 8] [--agent parrot] [--plot out/latency.png]
+    python scripts/bench_latency.py --compare [native,cascade] [--turns 6]
 
 A scripted conversation (held-out voices) is played into the runtime *paced in real time*,
 exactly as a microphone would deliver it; replies go to a real-time WAV timeline (or to
@@ -9,6 +10,17 @@ script, not the VAD's guess) -> first reply sample at the output. A second scena
 in during a reply and measures barge-in: true onset of the interrupting speech -> reply
 audio flushed. The algorithmic floor is the latency no compute can remove with this
 configuration. Last line: JSON.
+
+--compare A,B runs two agents (default native,cascade), each in its own process, on the
+same inputs: spoken visual questions (held-out voices) with a camera clip showing each
+question's scene (``livesense.eval.visual_qa``), and the same barge-in clip. The JSON keeps
+the keys above for A and adds ``A_p50_ms``/``B_p50_ms`` (and p95, answered, barge-in,
+stages), ``speedup`` = B p50 / A p50, and answer quality: ``A_answer_accuracy`` is the
+share of questions whose spoken reply, as Whisper tiny.en hears it, names the right slot
+word for the scene (``livesense.eval.answers.correct``); ``A_text_accuracy`` scores the
+agent's own text; ``reference_answer_accuracy`` scores the expected replies spoken by
+Piper (the measure's ceiling). Per-question rows go to ``answers`` (JSON), both agents'
+latency distributions to ``plot``.
 """
 
 from __future__ import annotations
@@ -30,14 +42,17 @@ from livesense.corpus.conversation import barge_in, conversation
 from livesense.runtime.pipeline import SESSION
 
 
-def run_script(script, agent: str, cfg: Config, speaker: str | None, tmp: str) -> dict:
+def run_script(script, agent: str, cfg: Config, speaker: str | None, tmp: str, camera: str | None = None,
+               out: str | None = None) -> dict:
     wav = os.path.join(tmp, "in.wav")
     sf.write(wav, script.audio, 16000, subtype="FLOAT")
-    out = speaker or os.path.join(tmp, "out.wav")
-    session = build_session(RunSpec(mic=wav, speaker=out, agent=agent), cfg)
+    out = speaker or out or os.path.join(tmp, "out.wav")
+    session = build_session(RunSpec(mic=wav, camera=camera, speaker=out, agent=agent), cfg)
     session.pipeline.run()
     report = session.report()
     report["marks"] = session.pipeline.tracer.turns()
+    report["texts"] = {str(k): v for k, v in session.transcript.replies.items()}
+    report["t_out0"] = getattr(getattr(session.output, "sink", None), "t_start", None)  # WAV sample 0
     return report
 
 
@@ -48,8 +63,9 @@ def match_turns(report: dict, script) -> list[dict]:
     for tid, m in report["marks"].items():
         if tid == SESSION or "speech_end" not in m:
             continue
-        truth = min(script.turns, key=lambda u: abs(t0 + u["end_s"] - m["speech_end"]))
-        rows.append({"true_end": t0 + truth["end_s"], "true_start": t0 + truth["start_s"], **m})
+        q = min(range(len(script.turns)), key=lambda i: abs(t0 + script.turns[i]["end_s"] - m["speech_end"]))
+        truth = script.turns[q]
+        rows.append({"q": q, "turn": tid, "true_end": t0 + truth["end_s"], "true_start": t0 + truth["start_s"], **m})
     return sorted(rows, key=lambda r: r["true_end"])
 
 
@@ -113,7 +129,27 @@ def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main(argv=None) -> int:
+def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str, camera: str | None = None,
+            out: str | None = None) -> tuple[dict, dict, list[dict]]:
+    """The conversation, then the barge-in clip: (result keys, report, matched turn rows)."""
+    report = run_script(script, agent, cfg, speaker, tmp, camera, out)
+    rows = match_turns(report, script)
+    lat = latency_rows(rows)
+    cut_report = run_script(cut, agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), speaker, tmp)
+    m2e = lat["m2e"]
+    result = {
+        "agent": agent, "turns": len(script.turns), "answered": len(m2e),
+        "p50_ms": float(np.percentile(m2e, 50)) if m2e else None,
+        "p95_ms": float(np.percentile(m2e, 95)) if m2e else None,
+        "floor_ms": floor_ms(cfg, speaker=speaker is not None),
+        "underruns": int(report.get("output", {}).get("underruns", 0)),
+        "barge_in_ms": barge_in_ms(cut_report, cut),
+        "stages": lat["stages"], "m2e": m2e,
+    }
+    return result, report, rows
+
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--turns", type=int, default=8)
     p.add_argument("--agent", default="parrot")
@@ -121,31 +157,35 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--plot", default="out/latency.png")
     p.add_argument("--browser", action="store_true", help="also run the browser path (headless Chromium)")
-    args = p.parse_args(argv)
+    p.add_argument("--compare", nargs="?", const="native,cascade", metavar="A,B",
+                   help="two agents on the same visual questions and camera clip (default native,cascade)")
+    p.add_argument("--gap", type=float, default=None, help="silence after each question, s (4; --compare 6)")
+    p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
+    p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.replay:
+        from bench_latency_compare import replay
+
+        return replay(args, measure)
+    if args.compare:
+        from bench_latency_compare import compare
+
+        return compare(args, browser_p50)
     cfg = Config()
     with tempfile.TemporaryDirectory() as tmp:
-        script = conversation(args.turns, gap_s=4.0, seed=args.seed)
-        report = run_script(script, args.agent, cfg, args.speaker, tmp)
-        lat = latency_rows(match_turns(report, script))
-        cut = barge_in(0.8, seed=args.seed + 1)
-        cut_report = run_script(cut, args.agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), args.speaker, tmp)
+        script = conversation(args.turns, gap_s=args.gap or 4.0, seed=args.seed)
+        result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp)
         browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
-    floor = floor_ms(cfg, speaker=args.speaker is not None)
-    m2e = lat["m2e"]
+    m2e = result.pop("m2e")
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-        plot(args.plot, m2e, lat["stages"], floor)
-    out = report.get("output", {})
-    result = {
-        "agent": args.agent, "turns": len(script.turns), "answered": len(m2e),
-        "p50_ms": float(np.percentile(m2e, 50)) if m2e else None,
-        "p95_ms": float(np.percentile(m2e, 95)) if m2e else None,
-        "floor_ms": floor, **browser,
-        "underruns": int(out.get("underruns", 0)),
-        "barge_in_ms": barge_in_ms(cut_report, cut),
-        "stages": lat["stages"], "plot": args.plot,
-    }
+        plot(args.plot, m2e, result["stages"], result["floor_ms"])
+    result = {**result, **browser, "plot": args.plot}
     print(json.dumps(result))
     return 0
 

@@ -23,15 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from livesense.eval.answers import correct, wer_counts, words
+
 ROOT = Path(__file__).resolve().parents[1]
-NUM_FIX = {"1": "one", "2": "two", "3": "three", "4": "four", "to": "two", "too": "two", "for": "four",
-           "won": "one", "color": "colour", "i'm": "i am"}
 
 
 def parse_args():
@@ -43,59 +42,6 @@ def parse_args():
     p.add_argument("--limit", type=int, default=0, help="evaluate only this many items (0 = all)")
     p.add_argument("--dump", default=None, help="write per-item results (JSON lines) here")
     return p.parse_args()
-
-
-def words(s: str) -> list[str]:
-    s = s.lower().replace("live sense", "livesense").replace("live since", "livesense")
-    out = []
-    for w in re.findall(r"[a-z0-9']+", s):
-        out.extend(NUM_FIX.get(w, w).split())
-    return out
-
-
-def wer_counts(ref: str, hyp: str) -> tuple[int, int]:
-    r, h = words(ref), words(hyp)
-    d = np.arange(len(h) + 1)
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d.copy(), i
-        for j in range(1, len(h) + 1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r[i - 1] != h[j - 1]))
-    return int(d[len(h)]), len(r)
-
-
-def correct(skill: str, labels: dict, transcript: str) -> bool:
-    from livesense.train.curriculum import NUMBERS, PLURAL
-    from livesense.vision.scenes import BRIGHTNESS, COLOURS, SHAPES
-
-    w = set(words(transcript))
-    shape_words = {s: {s, PLURAL[s]} for s in SHAPES}
-
-    def only(expected: str, options) -> bool:
-        return expected in w and not any(o in w for o in options if o != expected)
-
-    def shape_ok() -> bool:
-        s = labels["shape"]
-        return bool(w & shape_words[s]) and not any(w & shape_words[o] for o in SHAPES if o != s)
-
-    if skill == "greet":
-        return bool(w & {"hello", "hi", "hallo"})
-    if skill == "identity":
-        return "talk" in w or "livesense" in w
-    if skill == "refuse":
-        return "sorry" in w
-    if skill == "colour":
-        return only(labels["colour"], COLOURS)
-    if skill == "shape":
-        return shape_ok()
-    if skill == "see":
-        return only(labels["colour"], COLOURS) and shape_ok() and only(NUMBERS[labels["count"]], NUMBERS[1:])
-    if skill == "count":
-        return only(NUMBERS[labels["count"]], NUMBERS[1:])
-    if skill == "light":
-        return only(labels["brightness"], BRIGHTNESS)
-    if skill == "person":
-        return ("person" in w and "nobody" not in w) if labels["person"] else ("nobody" in w and "person" not in w)
-    raise ValueError(skill)
 
 
 def items(user: dict, seen: dict, held: dict, seed: int) -> list[dict]:

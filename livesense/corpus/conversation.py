@@ -6,6 +6,7 @@ latency is measured from the *true* end of speech, not from the VAD's own estima
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,14 +46,14 @@ def utterance(voice: Voice, text: str, peak: float = 0.7) -> np.ndarray:
 
 
 def conversation(n_turns: int, gap_s: float = 3.0, lead_s: float = 0.5, seed: int = 0,
-                 voices: tuple[Voice, ...] = HELDOUT_VOICES) -> Script:
-    """``n_turns`` questions in held-out voices, each followed by ``gap_s`` of silence for
-    the reply. Deterministic for a seed."""
+                 voices: tuple[Voice, ...] = HELDOUT_VOICES, questions: Sequence[str] = QUESTIONS) -> Script:
+    """``n_turns`` of ``questions`` (cycled) in held-out voices, each followed by ``gap_s``
+    of silence for the reply. Deterministic for a seed."""
     rng = np.random.default_rng(seed)
     parts = [np.zeros(int(lead_s * RATE), np.float32)]
     script, t = Script(np.zeros(0, np.float32)), len(parts[0])
     for i in range(n_turns):
-        text, voice = QUESTIONS[i % len(QUESTIONS)], voices[int(rng.integers(len(voices)))]
+        text, voice = questions[i % len(questions)], voices[int(rng.integers(len(voices)))]
         speech = utterance(voice, text)
         script.turns.append({"text": text, "voice": voice.name, "start_s": t / RATE, "end_s": (t + len(speech)) / RATE})
         gap = np.zeros(int(gap_s * RATE), np.float32)

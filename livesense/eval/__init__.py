@@ -1,0 +1,1 @@
+"""Evaluation helpers shared by the scripts: answer scoring and visual question sets."""
