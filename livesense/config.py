@@ -55,6 +55,7 @@ class TurnConfig:
 class PlaybackConfig:
     prebuffer_s: float = 0.04  # jitter buffer fill before playback starts
     max_buffer_s: float = 30.0  # hard cap; beyond it frames are refused and counted (overrun)
+    duck_fade_s: float = 0.005  # fade when a tentative barge-in holds the reply (and on resume): no click
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class DuplexConfig:
     min_level_dbfs: float = -50.0  # quieter frames never count (residual echo, hiss)
     echo_tail_s: float = 0.5  # the strict rules hold this long after the agent's audio ends
     #                           (room reverberation, output-latency misestimate)
+    impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
+    duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
+    duck_hold_s: float = 0.4  # from the onset: an unconfirmed duck is released (playback resumes) by then
+    duck_release_s: float = 0.16  # ... or sooner, after this long without a counted frame (a cough ended)
 
     def frames(self, seconds: float, frame_ms: int) -> int:
         """Seconds -> whole frames (at least one), the single place this rounding happens."""

@@ -87,6 +87,9 @@ class SimSpeaker:
     def flush(self) -> int:
         return self.jitter.flush()
 
+    def duck(self, on: bool) -> None:
+        self.jitter.hold() if on else self.jitter.release()
+
     def drain(self, timeout: float) -> None:
         pass
 

@@ -9,11 +9,24 @@ fan interrupt it. There, a frame *counts* as user speech only if all of these ho
 * it is louder than ``min_level_dbfs`` and stands ``near_margin_db`` above the echo the
   canceller says it may have left in the frame (``EchoInfo.near_db``): not our own echo;
 
-and a barge-in needs ``min_speech_s`` of counted frames within ``window_s``, of which
-``min_voiced_s`` are *voiced* — periodic at a pitch of 70-400 Hz by YIN's cumulative mean
-normalised difference (:func:`periodicity`). Coughs, door slams and fans are noise (no
-pitch), clicks are too short. The onset reported is the first counted frame of the
-window, so latency is measured from when the user really started.
+* its energy is spread over the frame, not packed into a few milliseconds (a click, a
+  key, a knock's attack: ``impulse_share`` of the energy in one ``IMPULSE_MS`` slice).
+
+Two steps, so the agent goes quiet for the user almost at once and loses nothing to a cough:
+
+1. **Duck** on a tentative onset: ``duck_s`` of consecutive counted frames right after a
+   frame that did not count. The output holds its audio (fade out, nothing dropped).
+2. **Barge in** (confirm) once ``min_speech_s`` of counted frames lie within ``window_s``,
+   of which ``min_voiced_s`` are *voiced* — periodic at a pitch of 70-400 Hz by YIN's
+   cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
+   are noise (no pitch), clicks are too short. Then the reply is cut and flushed.
+   A duck that is not confirmed within ``duck_hold_s`` of its onset, or that sees no
+   counted frame for ``duck_release_s``, is **released**: playback resumes where it stopped.
+   A new duck then needs a new onset (a non-counted frame first), so a long noise cannot
+   keep the agent ducked.
+
+The onset reported is the first counted frame of the run or window, so latency is measured
+from when the user really started.
 
 All thresholds are seconds / dB in ``DuplexConfig``, converted to frames in ``__init__``.
 """
@@ -21,6 +34,7 @@ All thresholds are seconds / dB in ``DuplexConfig``, converted to frames in ``__
 from __future__ import annotations
 
 import collections
+import enum
 from typing import Callable
 
 import numpy as np
@@ -28,6 +42,22 @@ import numpy as np
 from livesense.config import AudioConfig, DuplexConfig
 
 F0_MIN, F0_MAX = 70.0, 400.0  # pitch range searched by periodicity()
+IMPULSE_MS = 2  # slice length for the impulsiveness test (a click lasts 1-3 ms)
+
+
+class Verdict(enum.Enum):
+    NONE = "none"  # nothing changes
+    DUCK = "duck"  # tentative onset: hold the output
+    RELEASE = "release"  # the duck was not confirmed: resume the output
+    BARGE_IN = "barge_in"  # confirmed: cut the reply
+
+
+def impulse_share(frame: np.ndarray, slice_len: int) -> float:
+    """Largest share of the frame's energy found in one ``slice_len``-sample slice."""
+    n = frame.shape[0] - frame.shape[0] % slice_len
+    e = np.square(frame[:n], dtype=np.float64).reshape(-1, slice_len).sum(axis=1)
+    total = float(e.sum())
+    return float(e.max()) / total if total > 0 else 0.0
 
 
 def periodicity(x: np.ndarray, sample_rate: int, f0_min: float = F0_MIN, f0_max: float = F0_MAX) -> float:
@@ -57,8 +87,9 @@ class BargeInPolicy:
     """Per-frame judge used by ``TurnDetector`` while the agent is audible.
 
     ``armed(t)``: strict rules apply to the frame captured at ``t``. ``update(frame, t,
-    vad_speech)``: returns the onset time once a barge-in is confirmed, else None.
-    ``echo_info(t)`` gives the canceller's ``EchoInfo`` for the frame (None without AEC).
+    vad_speech)``: ``(Verdict, time)`` — the onset for DUCK and BARGE_IN, the frame time for
+    RELEASE. ``echo_info(t)`` gives the canceller's ``EchoInfo`` for the frame (None without
+    AEC). ``ducked``: a duck is on (the caller must see it released or confirmed).
     """
 
     def __init__(self, audio: AudioConfig, duplex: DuplexConfig,
@@ -66,24 +97,40 @@ class BargeInPolicy:
                  echo_info: Callable[[float], object | None] | None = None) -> None:
         f = lambda s: duplex.frames(s, audio.frame_ms)  # noqa: E731 - the one conversion
         self.need, self.window, self.voiced_need = f(duplex.min_speech_s), f(duplex.window_s), f(duplex.min_voiced_s)
+        self.duck_need, self.duck_hold, self.duck_release = f(duplex.duck_s), f(duplex.duck_hold_s), f(duplex.duck_release_s)
         self.config, self.sample_rate = duplex, audio.sample_rate
+        self.slice = max(1, audio.sample_rate * IMPULSE_MS // 1000)
         self.tail_s = duplex.echo_tail_s
         self._audible, self._echo_info = audible, echo_info
         self._win = np.zeros(2 * audio.frame_size, np.float32)  # pitch window: last 2 frames
         self._hist: collections.deque = collections.deque(maxlen=self.window)
         self.rejected = collections.Counter()  # why frames did not count (diagnostics)
+        self._run, self._run_onset, self._fresh = 0, 0.0, True  # consecutive counted frames
+        self._duck_at: float | None = None  # onset of the duck in progress
+        self._duck_frames = self._quiet_frames = 0
 
     def reset(self) -> None:
         self._hist.clear()
         self._win[:] = 0.0
         self.rejected.clear()
+        self._end_run()
+
+    @property
+    def ducked(self) -> bool:
+        return self._duck_at is not None
+
+    def _end_run(self) -> None:
+        self._run, self._fresh = 0, True
+        self._duck_at, self._duck_frames, self._quiet_frames = None, 0, 0
 
     def armed(self, t: float) -> bool:
         return self._audible(t - self.tail_s)
 
     def clear(self) -> None:
-        """The agent went quiet (or a turn is on): drop partial evidence."""
+        """The agent went quiet (or a turn is on): drop partial evidence (and the duck: the
+        caller releases it if ``ducked`` was set)."""
         self._hist.clear()
+        self._end_run()
 
     def judge(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[bool, bool]:
         """(counts as user speech, voiced) for one frame."""
@@ -98,6 +145,8 @@ class BargeInPolicy:
         info = self._echo_info(t) if self._echo_info is not None else None
         if info is not None and info.near_db < self.config.near_margin_db:
             return self._reject("echo")
+        if impulse_share(frame, self.slice) > self.config.impulse_share:
+            return self._reject("impulse")
         voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing
         return True, voiced
 
@@ -105,7 +154,7 @@ class BargeInPolicy:
         self.rejected[why] += 1
         return False, False
 
-    def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> float | None:
+    def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
         counts, voiced = self.judge(frame, t, vad_speech)
         self._hist.append((counts, voiced, t))
         n = sum(1 for c, _, _ in self._hist if c)
@@ -113,5 +162,25 @@ class BargeInPolicy:
         if n >= self.need and v >= self.voiced_need:
             onset = next(tt for c, _, tt in self._hist if c)
             self._hist.clear()
-            return onset
-        return None
+            self._end_run()
+            return Verdict.BARGE_IN, onset
+        return self._duck_step(counts, t)
+
+    def _duck_step(self, counts: bool, t: float) -> tuple[Verdict, float]:
+        if counts:
+            if self._run == 0:
+                self._run_onset = t
+            self._run += 1
+        else:
+            self._run, self._fresh = 0, True
+        if self._duck_at is None:
+            if self._fresh and self._run >= self.duck_need:
+                self._duck_at, self._duck_frames, self._quiet_frames, self._fresh = self._run_onset, 0, 0, False
+                return Verdict.DUCK, self._run_onset
+            return Verdict.NONE, t
+        self._duck_frames += 1
+        self._quiet_frames = 0 if counts else self._quiet_frames + 1
+        if self._duck_frames + self.duck_need >= self.duck_hold or self._quiet_frames >= self.duck_release:
+            self._duck_at = None
+            return Verdict.RELEASE, t
+        return Verdict.NONE, t
