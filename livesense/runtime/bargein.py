@@ -14,12 +14,20 @@ fan interrupt it. There, a frame *counts* as user speech only if all of these ho
 
 Two steps, so the agent goes quiet for the user almost at once and loses nothing to a cough:
 
-1. **Duck** on a tentative onset: ``duck_s`` of consecutive counted frames right after a
-   frame that did not count. The output holds its audio (fade out, nothing dropped).
+1. **Duck** on a tentative onset: a run of at least ``duck_s`` of consecutive counted
+   frames, begun after a frame that did not count, with a voiced frame in it (coughs, door
+   slams and a fan switching on count as loud, VAD-positive frames, but have no pitch). The
+   output holds its audio (fade out, nothing dropped).
 2. **Barge in** (confirm) once ``min_speech_s`` of counted frames lie within ``window_s``,
    of which ``min_voiced_s`` are *voiced* — periodic at a pitch of 70-400 Hz by YIN's
    cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
-   are noise (no pitch), clicks are too short. Then the reply is cut and flushed.
+   are noise (no pitch), clicks are too short. And ``clear_voiced_s`` of those voiced frames
+   must be heard *clear of echo*: with the canceller's reference quiet (below
+   ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail). The duck makes that happen
+   within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
+   canceller (a residual the filter underestimates at the end of a loud sentence, a
+   nonlinear speaker) stops with it. Without a canceller every frame is clear. Then the
+   reply is cut and flushed.
    A duck that is not confirmed within ``duck_hold_s`` of its onset, or that sees no
    counted frame for ``duck_release_s``, is **released**: playback resumes where it stopped.
    A new duck then needs a new onset (a non-counted frame first), so a long noise cannot
@@ -98,6 +106,7 @@ class BargeInPolicy:
         f = lambda s: duplex.frames(s, audio.frame_ms)  # noqa: E731 - the one conversion
         self.need, self.window, self.voiced_need = f(duplex.min_speech_s), f(duplex.window_s), f(duplex.min_voiced_s)
         self.duck_need, self.duck_hold, self.duck_release = f(duplex.duck_s), f(duplex.duck_hold_s), f(duplex.duck_release_s)
+        self.clear_need, self.clear_after = f(duplex.clear_voiced_s), f(duplex.clear_after_s)
         self.config, self.sample_rate = duplex, audio.sample_rate
         self.slice = max(1, audio.sample_rate * IMPULSE_MS // 1000)
         self.tail_s = duplex.echo_tail_s
@@ -105,15 +114,17 @@ class BargeInPolicy:
         self._win = np.zeros(2 * audio.frame_size, np.float32)  # pitch window: last 2 frames
         self._hist: collections.deque = collections.deque(maxlen=self.window)
         self.rejected = collections.Counter()  # why frames did not count (diagnostics)
-        self._run, self._run_onset, self._fresh = 0, 0.0, True  # consecutive counted frames
+        self._run, self._run_onset, self._run_voiced, self._fresh = 0, 0.0, 0, True  # consecutive counted frames
         self._duck_at: float | None = None  # onset of the duck in progress
         self._duck_frames = self._quiet_frames = 0
+        self._ref_quiet = 0  # consecutive frames with the canceller's reference quiet
 
     def reset(self) -> None:
         self._hist.clear()
         self._win[:] = 0.0
         self.rejected.clear()
         self._end_run()
+        self._ref_quiet = 0
 
     @property
     def ducked(self) -> bool:
@@ -143,12 +154,22 @@ class BargeInPolicy:
         if level < self.config.min_level_dbfs:
             return self._reject("quiet")
         info = self._echo_info(t) if self._echo_info is not None else None
+        quiet = info is None or info.ref_db < self.config.ref_quiet_dbfs
+        self._ref_quiet = self._ref_quiet + 1 if quiet else 0
         if info is not None and info.near_db < self.config.near_margin_db:
             return self._reject("echo")
         if impulse_share(frame, self.slice) > self.config.impulse_share:
             return self._reject("impulse")
-        voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing
+        voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing and self._bright(frame)
         return True, voiced
+
+    def _bright(self, frame: np.ndarray) -> bool:
+        """Energy above ~``min_bright_hz``: a voice's formants, not a thud's rumble (narrow-band
+        low noise looks periodic to YIN). E[diff^2]/E[x^2] = 2(1 - cos 2 pi f/fs) for a tone."""
+        x = frame.astype(np.float64)
+        e = float(x @ x)
+        d = np.diff(x)
+        return e > 0 and float(d @ d) / e >= 2 * (1 - np.cos(2 * np.pi * self.config.min_bright_hz / self.sample_rate))
 
     def _reject(self, why: str) -> tuple[bool, bool]:
         self.rejected[why] += 1
@@ -156,25 +177,28 @@ class BargeInPolicy:
 
     def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
         counts, voiced = self.judge(frame, t, vad_speech)
-        self._hist.append((counts, voiced, t))
-        n = sum(1 for c, _, _ in self._hist if c)
-        v = sum(1 for _, vo, _ in self._hist if vo)
-        if n >= self.need and v >= self.voiced_need:
-            onset = next(tt for c, _, tt in self._hist if c)
+        clear = voiced and (self._echo_info is None or self._ref_quiet > self.clear_after)
+        self._hist.append((counts, voiced, t, clear))
+        n = sum(1 for h in self._hist if h[0])
+        v = sum(1 for h in self._hist if h[1])
+        c = sum(1 for h in self._hist if h[3])
+        if n >= self.need and v >= self.voiced_need and c >= self.clear_need:
+            onset = next(h[2] for h in self._hist if h[0])
             self._hist.clear()
             self._end_run()
             return Verdict.BARGE_IN, onset
-        return self._duck_step(counts, t)
+        return self._duck_step(counts, voiced, t)
 
-    def _duck_step(self, counts: bool, t: float) -> tuple[Verdict, float]:
+    def _duck_step(self, counts: bool, voiced: bool, t: float) -> tuple[Verdict, float]:
         if counts:
             if self._run == 0:
-                self._run_onset = t
+                self._run_onset, self._run_voiced = t, 0
             self._run += 1
+            self._run_voiced += voiced
         else:
             self._run, self._fresh = 0, True
         if self._duck_at is None:
-            if self._fresh and self._run >= self.duck_need:
+            if self._fresh and self._run >= self.duck_need and self._run_voiced:
                 self._duck_at, self._duck_frames, self._quiet_frames, self._fresh = self._run_onset, 0, 0, False
                 return Verdict.DUCK, self._run_onset
             return Verdict.NONE, t
