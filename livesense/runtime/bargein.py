@@ -15,7 +15,8 @@ fan interrupt it. There, a frame *counts* as user speech only if all of these ho
 Two steps, so the agent goes quiet for the user almost at once and loses nothing to a cough:
 
 1. **Duck** on a tentative onset: a run of at least ``duck_s`` of consecutive counted
-   frames, begun after a frame that did not count, with a voiced frame in it (coughs, door
+   frames, begun after a frame that did not count, with a voiced frame in it within
+   ``window_s`` of its start (coughs, door
    slams and a fan switching on count as loud, VAD-positive frames, but have no pitch). The
    output holds its audio (fade out, nothing dropped).
 2. **Barge in** (confirm) once ``min_speech_s`` of counted frames lie within ``window_s``,
@@ -198,7 +199,8 @@ class BargeInPolicy:
         else:
             self._run, self._fresh = 0, True
         if self._duck_at is None:
-            if self._fresh and self._run >= self.duck_need and self._run_voiced:
+            onset = self._run <= self.window  # a voice appears early in a run; a fan's run goes on
+            if self._fresh and onset and self._run >= self.duck_need and self._run_voiced:
                 self._duck_at, self._duck_frames, self._quiet_frames, self._fresh = self._run_onset, 0, 0, False
                 return Verdict.DUCK, self._run_onset
             return Verdict.NONE, t
