@@ -84,10 +84,11 @@ class DuplexConfig:
     #                           (room reverberation, output-latency misestimate)
     impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
     duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
-    duck_hold_s: float = 0.7  # from the onset: an unconfirmed duck is released (playback resumes) by then
-    duck_release_s: float = 0.16  # ... or sooner, after this long without a counted frame (a cough ended)
+    duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then
+    duck_release_s: float = 0.3  # ... or sooner, after this long without a counted frame (a cough ended;
+    #                               a pause between words is shorter)
     clear_voiced_s: float = 0.04  # voiced speech heard clear of echo (reference quiet) before a barge-in
-    clear_after_s: float = 0.2  # the reference must have been quiet this long (the room's tail) to be clear
+    clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
 
     def frames(self, seconds: float, frame_ms: int) -> int:

@@ -23,7 +23,7 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    of which ``min_voiced_s`` are *voiced* — periodic at a pitch of 70-400 Hz by YIN's
    cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
    are noise (no pitch), clicks are too short. And ``clear_voiced_s`` of those voiced frames
-   must be heard *clear of echo*: with the canceller's reference quiet (below
+   must be heard *clear of echo* (both may come at different times of one duck): with the canceller's reference quiet (below
    ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail). The duck makes that happen
    within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
    canceller (a residual the filter underestimates at the end of a loud sentence, a
@@ -118,6 +118,7 @@ class BargeInPolicy:
         self._run, self._run_onset, self._run_voiced, self._fresh = 0, 0.0, 0, True  # consecutive counted frames
         self._duck_at: float | None = None  # onset of the duck in progress
         self._duck_frames = self._quiet_frames = 0
+        self._duck_speech, self._duck_clear = False, 0  # evidence since the duck began
         self._ref_quiet = 0  # consecutive frames with the canceller's reference quiet
 
     def reset(self) -> None:
@@ -183,8 +184,14 @@ class BargeInPolicy:
         n = sum(1 for h in self._hist if h[0])
         v = sum(1 for h in self._hist if h[1])
         c = sum(1 for h in self._hist if h[3])
-        if n >= self.need and v >= self.voiced_need and c >= self.clear_need:
-            onset = next(h[2] for h in self._hist if h[0])
+        speech = n >= self.need and v >= self.voiced_need
+        if self._duck_at is not None:  # evidence gathered over the whole duck
+            self._duck_speech, self._duck_clear = self._duck_speech or speech, self._duck_clear + clear
+            confirmed = self._duck_speech and self._duck_clear >= self.clear_need
+        else:
+            confirmed = speech and c >= self.clear_need
+        if confirmed:
+            onset = self._duck_at if self._duck_at is not None else next(h[2] for h in self._hist if h[0])
             self._hist.clear()
             self._end_run()
             return Verdict.BARGE_IN, onset
@@ -202,6 +209,7 @@ class BargeInPolicy:
             onset = self._run <= self.window  # a voice appears early in a run; a fan's run goes on
             if self._fresh and onset and self._run >= self.duck_need and self._run_voiced:
                 self._duck_at, self._duck_frames, self._quiet_frames, self._fresh = self._run_onset, 0, 0, False
+                self._duck_speech, self._duck_clear = False, 0
                 return Verdict.DUCK, self._run_onset
             return Verdict.NONE, t
         self._duck_frames += 1
