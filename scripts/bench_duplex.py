@@ -22,7 +22,9 @@ AgentStage -> OutputStage), FakeClock, seeded.
     whichever comes first. It includes the output device's latency (OUT_LATENCY, 100 ms:
     audio already handed to the device plays on) and one 20 ms block. Split: duck_ms
     (onset -> Duck decision), confirm_ms (onset -> Interrupt decision, was detect_ms) and
-    flush_ms (Interrupt -> silence at the output).
+    flush_ms (Interrupt -> silence at the output; negative: the duck had silenced it before).
+    A trial whose user began while an earlier (unconfirmed) duck still held the output
+    counts 0 ms (it was silent) and is counted in ``ducked_before_onset``.
 Tuning set: rooms 0-5, cough/clicks/door_slam + fan, espeak users (v1 voices). Held out
 (never tuned on): 4 other rooms, knocks/typing/sneeze/rustle, HELDOUT_VOICES users.
 ``--dev``: a third set for tuning changes (4 other rooms, other seeds, the tuning noises
@@ -223,10 +225,13 @@ def barge_session(k: int, room: tuple, far: np.ndarray, user: np.ndarray, args, 
     if ducks:
         out["duck_ms"] = 1e3 * (ducks[0] - onset)
     if hit:
-        cut = [t for t in ev.cut_out if t >= hit[0] - 0.5]
+        cut = [t for t in ev.cut_out if t >= onset]  # (a ducked reply's last sample left at the fade)
         silent = [t for t in ev.held_out if t >= onset] + cut[:1]
         out["confirm_ms"] = 1e3 * (hit[0] - onset)
-        out["barge_in_ms"] = 1e3 * (min(silent) - onset) if silent else float("nan")
+        before = [t for t in ev.ducks if t < onset]  # a duck still on when the user began: silent already
+        held = before and not [t for t in ev.unducks if before[-1] <= t < onset]
+        out["barge_in_ms"] = 0.0 if held else 1e3 * (min(silent) - onset) if silent else float("nan")
+        out["ducked_before_onset"] = bool(held)
         out["flush_ms"] = 1e3 * (cut[0] - hit[0]) if cut else float("nan")
     return out
 
@@ -247,7 +252,7 @@ def barge_sets(dev: bool) -> dict:
 
 
 def _median(rows: list[dict], key: str) -> float | None:
-    v = [r[key] for r in rows if key in r]
+    v = [r[key] for r in rows if key in r and np.isfinite(r[key])]
     return round(float(np.median(v)), 1) if v else None
 
 
@@ -269,6 +274,7 @@ def barge_in_bench(far: np.ndarray, args, policy: bool, dev: bool = False) -> di
                      "barge_in_ms": _median(barge, "barge_in_ms"),
                      "barge_in_ms_max": round(float(np.max(ms)), 1) if ms else None,
                      "duck_ms": _median(barge, "duck_ms"), "confirm_ms": _median(barge, "confirm_ms"),
+                     "ducked_before_onset": sum(r.get("ducked_before_onset", False) for r in barge),
                      "flush_ms": _median(barge, "flush_ms"),
                      "session_erle_db": round(float(np.mean([r["erle_db"] for r in noise])), 2),
                      "_noise": noise, "_barge": barge}
@@ -364,6 +370,7 @@ def summary(results: list[dict], duplex: dict, base: dict | None, plot_path: str
         "barge_in_ms_max": max((r["barge_in_ms"] for r in trials if "barge_in_ms" in r), default=None),
         "duck_ms": _median(trials, "duck_ms"), "confirm_ms": _median(trials, "confirm_ms"),
         "flush_ms": _median(trials, "flush_ms"), "output_latency_ms": 1e3 * OUT_LATENCY,
+        "ducked_before_onset": tot("ducked_before_onset"),
         "heldout_false_barge_ins_per_hour": h["false_barge_ins_per_hour"],
         "heldout_false_ducks_per_hour": h["false_ducks_per_hour"],
         "heldout_missed_barge_ins": h["missed_barge_ins"], "heldout_barge_in_ms": h["barge_in_ms"],
