@@ -135,11 +135,6 @@ class EchoCanceller:
         self._ref = np.zeros(n, np.float32)  # time-aligned reference (timed path)
         self._xr = np.zeros(n, np.float32)  # reference after the bulk delay line
         self._x, self._d, self._e, self._y, self._o = (np.zeros(n) for _ in range(5))
-        # reference levels of the last frames: before the filter has converged the echo may
-        # arrive anywhere within the searched delay (unknown yet) or the filter's span
-        self._span_unknown = max(1, int(np.ceil(c.delay.max_delay_s * 1e3 / c.frame_ms)))
-        self._span_known = max(1, int(np.ceil(c.filter_ms / c.frame_ms)))
-        self._ref_levels = np.full(self._span_unknown, -120.0)
         self.reset()
 
     @property
@@ -165,7 +160,6 @@ class EchoCanceller:
         self._leak_db: float | None = None
         self._adapted_frames = 0
         self._ref_env_db = -120.0
-        self._ref_levels[:] = -120.0
         self._coupling_db: float | None = None
         self.info: EchoInfo | None = None  # the last frame's levels (see EchoInfo)
 
@@ -257,10 +251,7 @@ class EchoCanceller:
         ref_db, echo_db = self._levels[1], self._levels[2]
         release = c.echo_release_db_per_s * c.frame_ms * 1e-3
         self._ref_env_db = max(ref_db, self._ref_env_db - release)
-        self._ref_levels[self.frames % self._ref_levels.shape[0]] = ref_db
-        span = self._span_unknown if self.estimator.changes == 0 and self.delay == 0 else self._span_known
-        recent = self._ref_levels[(self.frames - np.arange(span)) % self._ref_levels.shape[0]].max()
-        bound = max(self._ref_env_db, recent) + c.unadapted_coupling_db  # before convergence: the reference
+        bound = self._ref_env_db + c.unadapted_coupling_db  # before convergence: the reference
         if self.filter.adapted:
             leak_db = 10.0 * np.log10(max(self.filter.leak, c.min_leak))
             rise = c.leak_rise_db_per_s * c.frame_ms * 1e-3
