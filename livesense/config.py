@@ -89,6 +89,7 @@ class DuplexConfig:
     #                               a pause between words is shorter)
     clear_voiced_s: float = 0.04  # voiced speech heard clear of echo (reference quiet) before a barge-in
     clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
+    clear_after_unadapted_s: float = 0.2  # ... before the canceller has converged (delay unknown: bulk + tail)
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
 
     def frames(self, seconds: float, frame_ms: int) -> int:

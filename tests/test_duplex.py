@@ -94,7 +94,8 @@ def test_simulated_duplex_session_rejects_echo_and_takes_barge_in():
     sim = DuplexSim(RoomConfig(rt60_s=0.3, bulk_delay_ms=50, seed=1), bot, Config())
     ev = sim.run(extra, [0.5])
     # the duck silences the agent at once; the confirm waits for voice heard clear of echo
-    assert ev.ducks and onset < ev.ducks[0] < onset + 0.2
+    ducks = [t for t in ev.ducks if t > onset]  # (a duck before the canceller converged was released)
+    assert ducks and ducks[0] < onset + 0.2
     assert len(ev.interrupts) == 1 and onset < ev.interrupts[0] < onset + 1.0
     assert ev.cut_out and ev.cut_out[0] - ev.interrupts[0] <= 0.1 + 0.02 + 1e-6  # flushed (or held before)
     late = slice(3 * FS, int(onset * FS))

@@ -24,7 +24,9 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
    are noise (no pitch), clicks are too short. And ``clear_voiced_s`` of those voiced frames
    must be heard *clear of echo* (both may come at different times of one duck): with the canceller's reference quiet (below
-   ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail). The duck makes that happen
+   ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail), or for
+   ``clear_after_unadapted_s`` while the canceller has not converged (the echo's delay is
+   not known yet: it may still be on its way). The duck makes that happen
    within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
    canceller (a residual the filter underestimates at the end of a loud sentence, a
    nonlinear speaker) stops with it. Without a canceller every frame is clear. Then the
@@ -108,6 +110,7 @@ class BargeInPolicy:
         self.need, self.window, self.voiced_need = f(duplex.min_speech_s), f(duplex.window_s), f(duplex.min_voiced_s)
         self.duck_need, self.duck_hold, self.duck_release = f(duplex.duck_s), f(duplex.duck_hold_s), f(duplex.duck_release_s)
         self.clear_need, self.clear_after = f(duplex.clear_voiced_s), f(duplex.clear_after_s)
+        self.clear_after_unadapted = f(duplex.clear_after_unadapted_s)
         self.config, self.sample_rate = duplex, audio.sample_rate
         self.slice = max(1, audio.sample_rate * IMPULSE_MS // 1000)
         self.tail_s = duplex.echo_tail_s
@@ -120,6 +123,7 @@ class BargeInPolicy:
         self._duck_frames = self._quiet_frames = 0
         self._duck_speech, self._duck_clear = False, 0  # evidence since the duck began
         self._ref_quiet = 0  # consecutive frames with the canceller's reference quiet
+        self._tail = self.clear_after  # ... needed for a frame to be clear of echo
 
     def reset(self) -> None:
         self._hist.clear()
@@ -158,6 +162,7 @@ class BargeInPolicy:
         info = self._echo_info(t) if self._echo_info is not None else None
         quiet = info is None or info.ref_db < self.config.ref_quiet_dbfs
         self._ref_quiet = self._ref_quiet + 1 if quiet else 0
+        self._tail = self.clear_after if getattr(info, "adapted", True) else self.clear_after_unadapted
         if info is not None and info.near_db < self.config.near_margin_db:
             return self._reject("echo")
         if impulse_share(frame, self.slice) > self.config.impulse_share:
@@ -179,7 +184,7 @@ class BargeInPolicy:
 
     def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
         counts, voiced = self.judge(frame, t, vad_speech)
-        clear = voiced and (self._echo_info is None or self._ref_quiet > self.clear_after)
+        clear = voiced and (self._echo_info is None or self._ref_quiet > self._tail)
         self._hist.append((counts, voiced, t, clear))
         n = sum(1 for h in self._hist if h[0])
         v = sum(1 for h in self._hist if h[1])
