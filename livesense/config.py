@@ -55,6 +55,7 @@ class TurnConfig:
 class PlaybackConfig:
     prebuffer_s: float = 0.04  # jitter buffer fill before playback starts
     max_buffer_s: float = 30.0  # hard cap; beyond it frames are refused and counted (overrun)
+    duck_fade_s: float = 0.005  # fade when a tentative barge-in holds the reply (and on resume): no click
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,20 @@ class DuplexConfig:
     window_s: float = 0.3  # ... counted within this window (unvoiced gaps inside words)
     min_voiced_s: float = 0.1  # of which this much must be voiced (pitched): not a cough/click/fan
     voicing: float = 0.6  # periodicity (1 - YIN's min CMNDF, 70-400 Hz) of a voiced frame
+    min_bright_hz: float = 200.0  # a voiced frame's energy sits above this on average (a thud's below)
     near_margin_db: float = 6.0  # frame level above the canceller's echo bound: not our echo
     min_level_dbfs: float = -50.0  # quieter frames never count (residual echo, hiss)
     echo_tail_s: float = 0.5  # the strict rules hold this long after the agent's audio ends
     #                           (room reverberation, output-latency misestimate)
+    impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
+    duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
+    duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then
+    duck_release_s: float = 0.3  # ... or sooner, after this long without a counted frame (a cough ended;
+    #                               a pause between words is shorter)
+    clear_voiced_s: float = 0.04  # voiced speech heard clear of echo (reference quiet) before a barge-in
+    clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
+    clear_after_unadapted_s: float = 0.2  # ... before the canceller has converged (delay unknown: bulk + tail)
+    ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
 
     def frames(self, seconds: float, frame_ms: int) -> int:
         """Seconds -> whole frames (at least one), the single place this rounding happens."""

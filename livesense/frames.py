@@ -4,8 +4,8 @@ Every frame is stamped with ``t_capture`` (seconds on the injected clock) at the
 its content entered the system, so latency can be measured from the mouth, not from
 wherever a stage happened to see it. Derived frames keep their origin's ``t_capture``.
 
-``Interrupt`` is a *system* frame: channels let it overtake queued data, so a barge-in
-is never stuck behind reply audio (see ``runtime.channel``). The other control frames
+``Interrupt``, ``Duck`` and ``Unduck`` are *system* frames: channels let them overtake
+queued data, so a barge-in is never stuck behind reply audio (see ``runtime.channel``). The other control frames
 (``TurnStart``, ``TurnEnd``, ``EndOfStream``) stay in order with the audio they describe:
 the agent must have heard every frame of a turn before it answers it, and a new turn
 cannot start before the previous one ended.
@@ -88,6 +88,26 @@ class Interrupt:
 
 
 @dataclass
+class Duck:
+    """Maybe the user is barging in (a tentative onset while the agent is audible): hold the
+    reply's audio now, with a short fade, keeping every queued sample. A ``TurnStart`` that
+    confirms it brings the ``Interrupt`` (flush); an ``Unduck`` resumes where it stopped."""
+
+    t_capture: float  # the tentative onset
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+@dataclass
+class Unduck:
+    """The tentative onset was not confirmed (a cough, a knock): resume the held reply."""
+
+    t_capture: float  # the frame that decided it
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = True
+
+
+@dataclass
 class TurnStart:
     """The user started speaking (onset time, not decision time, in ``t_capture``)."""
 
@@ -127,6 +147,7 @@ class EndOfStream:
     system: ClassVar[bool] = False  # ordered: comes after the last data frame
 
 
-Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, TurnStart, TurnEnd, ReplyEnd, EndOfStream]
+Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, Duck, Unduck, TurnStart, TurnEnd, ReplyEnd,
+              EndOfStream]
 DataFrame = Union[AudioFrame, VideoFrame, Tokens, TextFrame]
-ControlFrame = Union[Interrupt, TurnStart, TurnEnd, ReplyEnd, EndOfStream]
+ControlFrame = Union[Interrupt, Duck, Unduck, TurnStart, TurnEnd, ReplyEnd, EndOfStream]

@@ -12,13 +12,23 @@ Part 2, barge-in (v2): whole duplex sessions through the real runtime stages
 room IR + hidden extra delay -> mic -> EchoCancelStage -> TurnDetector + BargeInPolicy ->
 AgentStage -> OutputStage), FakeClock, seeded.
 (a) the agent talks, the user is silent; coughs / clicks / door slams are injected every
-    ~2.5 s and a fan switches on in some rooms -> false_barge_ins_per_hour (count x 3600 /
-    seconds of agent speech; after a false barge-in the agent starts a new reply);
-(b) the user barges in with real speech -> missed_barge_ins and barge_in_ms (true onset of
-    the user's speech -> the last sample of the cut reply leaves the DAC), split into
-    detect_ms (onset -> Interrupt) and flush_ms (Interrupt -> silence at the output).
+    ~2.5 s and a fan switches on in some rooms -> false_barge_ins_per_hour (confirmed
+    interrupts; count x 3600 / seconds of agent speech; after one the agent starts a new
+    reply) and false_ducks_per_hour (ducks released unconfirmed: the agent paused for a
+    cough, an audible glitch but no words lost);
+(b) the user barges in with real speech -> missed_barge_ins (no Interrupt) and
+    barge_in_ms: true onset of the user's speech -> the agent is silent *at the DAC*, by
+    the duck (the end of its fade) or the flush (the last sample of the cut reply),
+    whichever comes first. It includes the output device's latency (OUT_LATENCY, 100 ms:
+    audio already handed to the device plays on) and one 20 ms block. Split: duck_ms
+    (onset -> Duck decision), confirm_ms (onset -> Interrupt decision, was detect_ms) and
+    flush_ms (Interrupt -> silence at the output; negative: the duck had silenced it before).
+    A trial whose user began while an earlier (unconfirmed) duck still held the output
+    counts 0 ms (it was silent) and is counted in ``ducked_before_onset``.
 Tuning set: rooms 0-5, cough/clicks/door_slam + fan, espeak users (v1 voices). Held out
 (never tuned on): 4 other rooms, knocks/typing/sneeze/rustle, HELDOUT_VOICES users.
+``--dev``: a third set for tuning changes (4 other rooms, other seeds, the tuning noises
+and voices); it runs alone and is not part of the default report.
 ``baseline_*``: the same sessions without the barge-in policy (AEC on, 60 ms onset rule).
 
     NUMBA_NUM_THREADS=1 nice -n 5 python scripts/bench_duplex.py --out /tmp/duplex.png
@@ -60,6 +70,9 @@ ROOMS = [  # (rt60 s, bulk delay ms, speaker tanh drive)
 
 HELDOUT_ROOMS = [  # (rt60 s, bulk delay ms, speaker tanh drive): never tuned on
     (0.25, 175.0, 0.0), (0.45, 125.0, 2.0), (0.55, 195.0, 0.0), (0.3, 150.0, 1.0),
+]
+DEV_ROOMS = [  # for tuning changes (--dev), seeds apart from both sets above
+    (0.3, 145.0, 0.5), (0.5, 170.0, 0.0), (0.4, 185.0, 2.5), (0.2, 115.0, 0.0),
 ]
 BARGE_TEXT = ["Wait, stop, I need to ask you something.", "Hold on, can you repeat that?",
               "No, that is not what I asked.", "Excuse me, one question."]
@@ -182,7 +195,7 @@ def noise_session(k: int, room: tuple, far: np.ndarray, noises: dict, args, poli
     quiet[:3 * FS] = False
     q = quiet[:len(sim.mic)]
     erle = 10 * np.log10(np.sum(sim.mic[q] ** 2) / (np.sum(sim.out[:len(q)][q] ** 2) + 1e-12))
-    return {"false": len(ev.interrupts), "agent_s": ev.agent_s, "erle_db": float(erle),
+    return {"false": len(ev.interrupts), "false_ducks": len(ev.unducks), "agent_s": ev.agent_s, "erle_db": float(erle),
             "rejected": dict(sim.turns.barge_in.rejected), "_sim": sim}
 
 
@@ -206,41 +219,65 @@ def barge_session(k: int, room: tuple, far: np.ndarray, user: np.ndarray, args, 
     end = onset + len(user) / FS
     early = [t for t in ev.interrupts if t < onset]
     hit = [t for t in ev.interrupts if onset <= t <= end + 0.3]
-    out = {"early": len(early), "missed": not hit, "agent_s": ev.agent_s}
+    out = {"early": len(early), "early_ducks": sum(t < onset for t in ev.unducks), "missed": not hit,
+           "agent_s": ev.agent_s}
+    ducks = [t for t in ev.ducks if t >= onset]
+    if ducks:
+        out["duck_ms"] = 1e3 * (ducks[0] - onset)
     if hit:
-        cut = [t for t in ev.cut_out if t >= hit[0] - 0.5]
-        out["detect_ms"] = 1e3 * (hit[0] - onset)
-        out["barge_in_ms"] = 1e3 * (cut[0] - onset) if cut else float("nan")
+        cut = [t for t in ev.cut_out if t >= onset]  # (a ducked reply's last sample left at the fade)
+        silent = [t for t in ev.held_out if t >= onset] + cut[:1]
+        out["confirm_ms"] = 1e3 * (hit[0] - onset)
+        before = [t for t in ev.ducks if t < onset]  # a duck still on when the user began: silent already
+        held = before and not [t for t in ev.unducks if before[-1] <= t < onset]
+        out["barge_in_ms"] = 0.0 if held else 1e3 * (min(silent) - onset) if silent else float("nan")
+        out["ducked_before_onset"] = bool(held)
         out["flush_ms"] = 1e3 * (cut[0] - hit[0]) if cut else float("nan")
     return out
 
 
-def barge_in_bench(far: np.ndarray, args, policy: bool) -> dict:
+SET_OFFSETS = {"tune": 0, "heldout": 50, "dev": 300}  # seed offsets per set
+
+
+def barge_sets(dev: bool) -> dict:
     from livesense.aec.duplexsim import HELDOUT_NOISES, TUNE_NOISES
     from livesense.corpus.voices import HELDOUT_VOICES, speak
 
-    out: dict = {}
-    sets = {"tune": (ROOMS, TUNE_NOISES, [espeak(t, v, 165) for v, t in USER_TEXT]),
+    tune_users = [espeak(t, v, 165) for v, t in USER_TEXT]
+    if dev:
+        return {"dev": (DEV_ROOMS, TUNE_NOISES, tune_users)}
+    return {"tune": (ROOMS, TUNE_NOISES, tune_users),
             "heldout": (HELDOUT_ROOMS, HELDOUT_NOISES,
                         [speak(v, BARGE_TEXT[i % len(BARGE_TEXT)]) for i, v in enumerate(HELDOUT_VOICES)])}
-    for name, (rooms, noises, users) in sets.items():
-        off = 0 if name == "tune" else 50
+
+
+def _median(rows: list[dict], key: str) -> float | None:
+    v = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+    return round(float(np.median(v)), 1) if v else None
+
+
+def barge_in_bench(far: np.ndarray, args, policy: bool, dev: bool = False) -> dict:
+    out: dict = {}
+    for name, (rooms, noises, users) in barge_sets(dev).items():
+        off = SET_OFFSETS[name]
         noise = [noise_session(off + k, r, far, noises, args, policy) for k, r in enumerate(rooms)]
         barge = [barge_session(off + k * len(users) + u, r, far, users[u], args, policy, (k + u) % 2 == 1)
                  for k, r in enumerate(rooms) for u in range(len(users))]
-        agent_s = sum(r["agent_s"] for r in noise)
+        agent_s = sum(r["agent_s"] for r in noise) + sum(r["agent_s"] for r in barge)
         false = sum(r["false"] for r in noise) + sum(r["early"] for r in barge)
-        agent_s += sum(r["agent_s"] for r in barge)
+        ducks = sum(r["false_ducks"] for r in noise) + sum(r["early_ducks"] for r in barge)
         ms = [r["barge_in_ms"] for r in barge if "barge_in_ms" in r]
-        out[name] = {"false_barge_ins": false, "agent_speech_s": round(agent_s, 1),
+        out[name] = {"false_barge_ins": false, "false_ducks": ducks, "agent_speech_s": round(agent_s, 1),
                      "false_barge_ins_per_hour": round(false * 3600 / agent_s, 2),
+                     "false_ducks_per_hour": round(ducks * 3600 / agent_s, 2),
                      "missed_barge_ins": sum(r["missed"] for r in barge), "barge_in_trials": len(barge),
-                     "barge_in_ms": round(float(np.median(ms)), 1) if ms else None,
+                     "barge_in_ms": _median(barge, "barge_in_ms"),
                      "barge_in_ms_max": round(float(np.max(ms)), 1) if ms else None,
-                     "detect_ms": round(float(np.median([r["detect_ms"] for r in barge if "detect_ms" in r] or [np.nan])), 1),
-                     "flush_ms": round(float(np.median([r["flush_ms"] for r in barge if "flush_ms" in r] or [np.nan])), 1),
+                     "duck_ms": _median(barge, "duck_ms"), "confirm_ms": _median(barge, "confirm_ms"),
+                     "ducked_before_onset": sum(r.get("ducked_before_onset", False) for r in barge),
+                     "flush_ms": _median(barge, "flush_ms"),
                      "session_erle_db": round(float(np.mean([r["erle_db"] for r in noise])), 2),
-                     "_noise": noise}
+                     "_noise": noise, "_barge": barge}
     return out
 
 
@@ -292,10 +329,15 @@ def main() -> None:
     p.add_argument("--near-margin-db", type=float, default=d.near_margin_db, help="DuplexConfig.near_margin_db")
     p.add_argument("--voicing", type=float, default=d.voicing, help="DuplexConfig.voicing")
     p.add_argument("--no-baseline", action="store_true", help="skip the run without the barge-in policy")
+    p.add_argument("--dev", action="store_true", help="run only the dev set (for tuning; not the report)")
     args = p.parse_args()
-    cfg = AecConfig(floor_db=args.floor_db, over=args.over)
     warmup()
     far = fit(piper_speech(BOT_TEXT), SECONDS * FS + len(ROOMS) * FS, -18)
+    if args.dev:
+        dev = barge_in_bench(far, args, policy=True, dev=True)["dev"]
+        print(json.dumps({k: v for k, v in dev.items() if not k.startswith("_")}))
+        return
+    cfg = AecConfig(floor_db=args.floor_db, over=args.over)
     users = [espeak(text, voice, 165) for voice, text in USER_TEXT]
     results = [evaluate(k, room, far, users, cfg) for k, room in enumerate(ROOMS[:args.rooms])]
     for r in results:
@@ -308,27 +350,38 @@ def main() -> None:
         if base:
             print(name, "baseline", {k: v for k, v in base[name].items() if not k.startswith("_")})
     plot(results, duplex, args.out)
-    mean = lambda key: round(float(np.mean([r[key] for r in results])), 3)
-    tot = lambda key, d=duplex: sum(d[n][key] for n in ("tune", "heldout"))  # noqa: E731
-    ms = [duplex[n]["barge_in_ms"] for n in ("tune", "heldout") if duplex[n]["barge_in_ms"] is not None]
+    print(json.dumps(summary(results, duplex, base, args.out)))
+
+
+def summary(results: list[dict], duplex: dict, base: dict | None, plot_path: str) -> dict:
+    """The last JSON line: tuning + held-out sets together, and the held-out set alone."""
+    mean = lambda key: round(float(np.mean([r[key] for r in results])), 3)  # noqa: E731
+    sets = ("tune", "heldout")
+    tot = lambda key, d=duplex: sum(d[n][key] for n in sets)  # noqa: E731
+    per_hour = lambda key, d=duplex: round(tot(key, d) * 3600 / tot("agent_speech_s", d), 2)  # noqa: E731
+    trials = [r for n in sets for r in duplex[n]["_barge"]]
     h = duplex["heldout"]
-    print(json.dumps({
+    return {
         "erle_db": mean("erle_db"),
-        "false_barge_ins_per_hour": round(tot("false_barge_ins") * 3600 / tot("agent_speech_s"), 2),
+        "false_barge_ins_per_hour": per_hour("false_barge_ins"),
+        "false_ducks_per_hour": per_hour("false_ducks"),
         "missed_barge_ins": tot("missed_barge_ins"), "barge_in_trials": tot("barge_in_trials"),
-        "barge_in_ms": round(float(np.mean(ms)), 1) if ms else None,
-        "detect_ms": duplex["heldout"]["detect_ms"], "flush_ms": duplex["heldout"]["flush_ms"],
+        "barge_in_ms": _median(trials, "barge_in_ms"),  # onset -> silent at the DAC (duck or flush)
+        "barge_in_ms_max": max((r["barge_in_ms"] for r in trials if "barge_in_ms" in r), default=None),
+        "duck_ms": _median(trials, "duck_ms"), "confirm_ms": _median(trials, "confirm_ms"),
+        "flush_ms": _median(trials, "flush_ms"), "output_latency_ms": 1e3 * OUT_LATENCY,
+        "ducked_before_onset": tot("ducked_before_onset"),
         "heldout_false_barge_ins_per_hour": h["false_barge_ins_per_hour"],
+        "heldout_false_ducks_per_hour": h["false_ducks_per_hour"],
         "heldout_missed_barge_ins": h["missed_barge_ins"], "heldout_barge_in_ms": h["barge_in_ms"],
-        "session_erle_db": round(float(np.mean([duplex[n]["session_erle_db"] for n in ("tune", "heldout")])), 2),
+        "heldout_confirm_ms": h["confirm_ms"],
+        "session_erle_db": round(float(np.mean([duplex[n]["session_erle_db"] for n in sets])), 2),
         "agent_speech_s": round(tot("agent_speech_s"), 1),
-        "baseline_false_barge_ins_per_hour": (round(tot("false_barge_ins", base) * 3600 / tot("agent_speech_s", base), 1)
-                                              if base else None),
-        "nearend_stoi": mean("nearend_stoi"),
-                      "us_per_frame": mean("us_per_frame"), "raw_false_vad": mean("raw_false_vad"),
-                      "aec_false_vad": mean("aec_false_vad"), "raw_stoi": mean("raw_stoi"),
-                      "aec_false_vad_from_0s": mean("aec_false_vad_from_0s"),
-                      "us_p99": mean("us_p99"), "rooms": len(results), "plot": args.out}))
+        "baseline_false_barge_ins_per_hour": per_hour("false_barge_ins", base) if base else None,
+        "nearend_stoi": mean("nearend_stoi"), "us_per_frame": mean("us_per_frame"),
+        "raw_false_vad": mean("raw_false_vad"), "aec_false_vad": mean("aec_false_vad"),
+        "raw_stoi": mean("raw_stoi"), "aec_false_vad_from_0s": mean("aec_false_vad_from_0s"),
+        "us_p99": mean("us_p99"), "rooms": len(results), "plot": plot_path}
 
 
 if __name__ == "__main__":

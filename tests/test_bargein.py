@@ -89,9 +89,9 @@ def test_normal_turn_taking_unchanged_when_agent_is_silent(speech):
 
 def test_echo_dominated_frames_never_count(speech):
     """The canceller says every frame is its own echo: even speech does not interrupt."""
-    echo = lambda t: SimpleNamespace(near_db=-10.0)  # noqa: E731
+    echo = lambda t: SimpleNamespace(near_db=-10.0, ref_db=-20.0)  # noqa: E731
     assert onsets(detector(audible=True, echo_info=echo), speech) == []
-    near = lambda t: SimpleNamespace(near_db=30.0)  # noqa: E731
+    near = lambda t: SimpleNamespace(near_db=30.0, ref_db=-120.0)  # noqa: E731 - and the agent ducked
     assert len(onsets(detector(audible=True, echo_info=near), speech)) == 1
 
 

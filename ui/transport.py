@@ -221,6 +221,12 @@ class Outbox:
         self._notify()
         return dropped
 
+    def put_first(self, msg: dict) -> None:
+        """A control message ahead of everything queued (a duck overtakes reply audio)."""
+        with self._lock:
+            self._items.appendleft(("text", json.dumps(msg), 0))
+        self._notify()
+
     def _put(self, item: tuple[str, object, int]) -> None:
         if self.closed:
             return
@@ -296,6 +302,10 @@ class BrowserSink:
             self._waiting.pop(self._reply, None)  # never heard: no first_output for it
         self.samples_flushed += dropped + buffered
         return dropped + buffered
+
+    def duck(self, on: bool) -> None:
+        """Hold (fade out, keep) or resume the browser's queued reply audio."""
+        self.outbox.put_first({"type": "duck" if on else "unduck", "reply": self._reply})
 
     def drain(self, timeout: float) -> None:
         if not self.closed:

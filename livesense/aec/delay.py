@@ -10,7 +10,12 @@ equally, so the peak is sharp whatever the spectrum). A new delay is adopted onl
 times above the correlation's RMS, only while the far end has energy, and only when it
 moves by more than ``hysteresis_ms`` (a direct path and an early reflection of similar
 strength make estimates alternate by a millisecond or two; re-aligning on each would
-throw the converged filter off by that much).
+throw the converged filter off by that much). Once a delay is in use, an estimate elsewhere
+counts only if the correlation at the delay in use has fallen below ``keep_ratio`` of the
+new peak: when the device latency really changes, the old lag's correlation drops to the
+noise (~1/confidence of the peak); a knock, typing or a quiet stretch of far-end speech
+can raise a spurious peak elsewhere, but the echo is still there at the old lag (a
+spurious jump throws a converged filter away, and the bot hears itself for seconds).
 
 Compute happens at most once per ``update_s`` (three FFTs of 2^15 points at 8 kHz, 1-3 ms);
 ``push`` itself only copies.
@@ -41,6 +46,7 @@ class DelayConfig:
     min_ref_rms: float = 10 ** (-50 / 20)  # far end quieter than -50 dBFS: nothing to learn from
     decimate: int = 2  # analysis at 8 kHz (pair means): 4x cheaper FFTs, still +-0.5 ms
     band_hz: tuple[float, float] = (100.0, 3500.0)  # PHAT band: skip hum and the aliased top
+    keep_ratio: float = 0.35  # the delay in use stays while its correlation is this much of the peak
 
 
 def _earliest_peak(seg: np.ndarray, i: int, ratio: float) -> int:
@@ -61,6 +67,12 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, max_lead: int,
     peak-to-RMS ratio of the correlation over the searched lags [-max_lead, max_lag]. The
     lag is that of the earliest peak within ``early_ratio`` of the highest. ``band``: the
     weighted bins, as fractions of Nyquist."""
+    return _peak(phat_correlation(mic, ref, max_lag, max_lead, band), max_lead, early_ratio)
+
+
+def phat_correlation(mic: np.ndarray, ref: np.ndarray, max_lag: int, max_lead: int,
+                     band: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """GCC-PHAT over lags -max_lead..max_lag (index ``max_lead`` is lag 0)."""
     n = 1 << int(np.ceil(np.log2(len(mic) + max_lag + max_lead)))
     cross = np.fft.rfft(mic, n) * np.conj(np.fft.rfft(ref, n))
     mag = np.abs(cross)
@@ -69,7 +81,10 @@ def gcc_phat(mic: np.ndarray, ref: np.ndarray, max_lag: int, max_lead: int,
     cross[:int(band[0] * (k - 1))] = 0.0
     cross[int(np.ceil(band[1] * (k - 1))) + 1:] = 0.0
     r = np.fft.irfft(cross, n)
-    seg = np.concatenate([r[n - max_lead:], r[:max_lag + 1]]) if max_lead else r[:max_lag + 1]
+    return np.concatenate([r[n - max_lead:], r[:max_lag + 1]]) if max_lead else r[:max_lag + 1]
+
+
+def _peak(seg: np.ndarray, max_lead: int, early_ratio: float) -> tuple[float, float]:
     i = int(np.argmax(seg))
     conf = float(seg[i] / (np.sqrt(np.mean(seg * seg)) + 1e-30))
     i = _earliest_peak(seg, i, early_ratio)
@@ -130,14 +145,25 @@ class DelayEstimator:
         ref = self._ref.latest(n).astype(np.float64)
         if np.sqrt(np.mean(ref * ref)) < self.config.min_ref_rms:
             return False
-        lag, conf = gcc_phat(self._mic.latest(n).astype(np.float64), ref, self._max_lag,
-                             self._max_lead, band=self._band)
+        seg = phat_correlation(self._mic.latest(n).astype(np.float64), ref, self._max_lag,
+                               self._max_lead, self._band)
+        lag, conf = _peak(seg, self._max_lead, 0.4)
         lag *= self._q  # back to samples at the full rate
         self.last = (lag, conf)
-        if conf < self.config.min_confidence:
+        if conf < self.config.min_confidence or self._still_there(seg, lag):
             self._streak = 0
             return False
         return self._vote(lag)
+
+    def _still_there(self, seg: np.ndarray, lag: float) -> bool:
+        """The delay in use still explains the echo (see ``keep_ratio``)."""
+        if (self.changes == 0 and self.delay == 0) or abs(lag - self.delay) <= self._hyst:
+            return False
+        i = int(round(self.delay / self._q)) + self._max_lead
+        if not 0 <= i < len(seg):
+            return False
+        here = seg[max(0, i - 1):i + 2].max()
+        return bool(here >= self.config.keep_ratio * seg.max())
 
     def _vote(self, lag: float) -> bool:
         if self.candidate is not None and abs(lag - self.candidate) <= self._agree:

@@ -13,8 +13,9 @@ echo plus whatever the scenario adds (user speech, coughs, fans); it runs throug
 AEC, the turn detector and the agent stage; the agent is polled while the reply keeps
 less than ``lookahead_s`` queued (a generator a little faster than real time).
 
-Recorded (seconds from the start): every Interrupt, every TurnStart, when the last sample
-of each interrupted reply left the DAC (``cut_out``), the played (speaker), mic and AEC
+Recorded (seconds from the start): every Interrupt, Duck and Unduck (decision times),
+every TurnStart, when the last sample of each interrupted reply left the DAC (``cut_out``),
+when each duck's fade ended at the DAC (``held_out``), the played (speaker), mic and AEC
 output timelines.
 Used by scripts/bench_duplex.py and tests/test_duplex.py.
 """
@@ -31,7 +32,7 @@ from livesense.aec.room import RoomConfig, impulse_response
 from livesense.aec.tap import ReferenceTap
 from livesense.clock import FakeClock
 from livesense.config import Config
-from livesense.frames import AudioFrame, Frame, Interrupt, TextFrame, TurnEnd, TurnStart
+from livesense.frames import AudioFrame, Duck, Frame, Interrupt, TextFrame, TurnEnd, TurnStart, Unduck
 from livesense.playback.jitter import JitterBuffer
 from livesense.runtime.agent import AgentStage, Mark
 from livesense.runtime.bargein import BargeInPolicy
@@ -87,6 +88,9 @@ class SimSpeaker:
     def flush(self) -> int:
         return self.jitter.flush()
 
+    def duck(self, on: bool) -> None:
+        self.jitter.hold() if on else self.jitter.release()
+
     def drain(self, timeout: float) -> None:
         pass
 
@@ -100,6 +104,9 @@ class DuplexEvents:
     turn_starts: list[float] = field(default_factory=list)  # onset time of each TurnStart
     last_out: float = float("-inf")  # end of the last reply sample handed to the DAC
     cut_out: list[float] = field(default_factory=list)  # same, for each interrupted reply
+    ducks: list[float] = field(default_factory=list)  # clock time of each Duck
+    unducks: list[float] = field(default_factory=list)  # clock time of each Unduck (duck released)
+    held_out: list[float] = field(default_factory=list)  # DAC time each duck went silent
     agent_s: float = 0.0  # seconds of agent audio played
 
 
@@ -158,6 +165,7 @@ class DuplexSim:
             self.clock.advance(self.frame / FS)
         self.events.cut_out = [r.t_last_out - self.t0 for r in self.speaker.jitter.replies()
                                if r.interrupted and r.t_last_out is not None]
+        self.events.held_out = [t - self.t0 for t in self.speaker.jitter.hold_times()]
         return self.events
 
     def _device_tick(self, k: int) -> None:
@@ -200,8 +208,13 @@ class DuplexSim:
 
     def _feed(self, frames: list[Frame]) -> None:
         for f in frames:
+            now = self.clock.now() - self.t0
             if isinstance(f, Interrupt):
-                self.events.interrupts.append(self.clock.now() - self.t0)
+                self.events.interrupts.append(now)
+            elif isinstance(f, Duck):
+                self.events.ducks.append(now)
+            elif isinstance(f, Unduck):
+                self.events.unducks.append(now)
             self.output.step(f)
 
 

@@ -32,6 +32,14 @@ when its first and last samples were handed to the device (``replies()``,
 
 ``flush()`` (on ``Interrupt``) empties the ring at once and returns the samples dropped; the
 next ``pull`` returns zeros, so at most the block already handed to the device plays on.
+
+``hold()`` (on ``Duck``: maybe the user is barging in) keeps every queued sample but stops
+handing them out: the next ``pull`` fades out over ``fade_s`` (a raised cosine, no click)
+and gives silence after it; ``release()`` (on ``Unduck``) resumes from the very next sample
+with a fade-in of the same length. Nothing is lost: every sample pushed is handed out once
+(the faded ones attenuated). Silence while held is neither an underrun nor a reply end; a
+``flush()`` while held drops the held audio and ends the hold. ``hold_times()``: when each
+hold reached the DAC (end of its fade), on the injected clock.
 Pushing beyond ``capacity`` is refused and counted (``overruns``, ``overrun_samples``).
 """
 
@@ -80,7 +88,7 @@ class JitterBuffer:
 
     def __init__(self, sample_rate: int, prebuffer_s: float = 0.04,
                  max_buffer_s: float = 30.0, clock: Clock | None = None,
-                 history: int = 64) -> None:
+                 history: int = 64, fade_s: float = 0.005) -> None:
         self.sample_rate = int(sample_rate)
         self.capacity = max(1, round(max_buffer_s * sample_rate))
         self.prebuffer = max(0, round(prebuffer_s * sample_rate))
@@ -98,6 +106,11 @@ class JitterBuffer:
         self.underruns = self.underrun_samples = 0
         self.overruns = self.overrun_samples = 0
         self.flushes = self.flushed_samples = 0
+        fade = max(1, round(fade_s * self.sample_rate))
+        self._fade = (0.5 + 0.5 * np.cos(np.pi * (np.arange(fade) + 1) / (fade + 1))).astype(np.float32)  # 1 -> 0
+        self._held = self._fading_out = self._fading_in = False
+        self._hold_times: collections.deque[float] = collections.deque(maxlen=history)
+        self.holds = 0
 
     # ---- producer side -------------------------------------------------------------
     def push(self, samples: np.ndarray) -> int:
@@ -133,8 +146,27 @@ class JitterBuffer:
                     self._history.append(reply.timing(interrupted=True))
             self._cur = self._next = None
             self._state, self._rebuffering = IDLE, False
+            self._held = self._fading_out = self._fading_in = False
             self._drained.notify_all()
             return dropped
+
+    def hold(self) -> None:
+        """Duck: fade out on the next pull, then silence; the queue is kept (``release``)."""
+        with self._lock:
+            if not self._held:
+                self._held, self._fading_out, self._fading_in = True, True, False
+                self.holds += 1
+
+    def release(self) -> None:
+        """Un-duck: resume from the next queued sample, fading in."""
+        with self._lock:
+            if self._held:
+                self._held, self._fading_in = False, not self._fading_out
+                self._fading_out = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     def _open_reply_if_needed(self) -> None:
         if self._cur is None:
@@ -162,6 +194,8 @@ class JitterBuffer:
         if t_out is None:
             t_out = self.clock.now()
         with self._lock:
+            if self._held:
+                return self._pull_held(out, t_out)
             if self._state == PREBUFFER and not self._ready():  # reply not started / refilling
                 out[:] = 0.0
                 if self._rebuffering:
@@ -172,6 +206,20 @@ class JitterBuffer:
                 return 0
             return self._play(out, t_out)
 
+    def _pull_held(self, out: np.ndarray, t_out: float) -> int:
+        """The first pull of a hold hands out the fade (if a reply is playing), then zeros."""
+        n = 0
+        if self._fading_out and self._state == PLAYING:
+            n = min(out.shape[0], self._size, self._fade.shape[0])
+            self._copy_out(out, n)
+            out[:n] *= self._fade[:n]
+            self._account(n, t_out)
+        if self._fading_out:
+            self._hold_times.append(t_out + n / self.sample_rate)
+            self._fading_out = False
+        out[n:] = 0.0
+        return n
+
     def _ready(self) -> bool:
         ending = self._cur is not None and self._cur.end is not None
         return self._size >= self.prebuffer or ending or self._size == self.capacity
@@ -180,6 +228,10 @@ class JitterBuffer:
         self._state = PLAYING
         n = min(out.shape[0], self._size)
         self._copy_out(out, n)
+        if self._fading_in and n:
+            k = min(n, self._fade.shape[0])
+            out[:k] *= self._fade[::-1][:k]
+            self._fading_in = False
         out[n:] = 0.0
         self._account(n, t_out)
         if n < out.shape[0] and self._cur is not None and self._cur.end is None:
@@ -251,6 +303,11 @@ class JitterBuffer:
         with self._lock:
             return None if self._cur is None else self._cur.timing(interrupted=False)
 
+    def hold_times(self) -> list[float]:
+        """When each hold went silent at the DAC (the end of its fade), oldest first."""
+        with self._lock:
+            return list(self._hold_times)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block (wall time) until no reply is queued or playing; False on timeout."""
         with self._drained:
@@ -259,5 +316,5 @@ class JitterBuffer:
     def stats(self) -> dict[str, int]:
         return {"underruns": self.underruns, "underrun_samples": self.underrun_samples,
                 "overruns": self.overruns, "overrun_samples": self.overrun_samples,
-                "flushes": self.flushes, "flushed_samples": self.flushed_samples,
+                "flushes": self.flushes, "flushed_samples": self.flushed_samples, "holds": self.holds,
                 "replies": self._n_replies}

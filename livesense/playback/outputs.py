@@ -46,6 +46,9 @@ class SpeakerOutput:
         self._resolve()
         return dropped
 
+    def duck(self, on: bool) -> None:
+        self.speaker.duck(on)
+
     def drain(self, timeout: float) -> None:
         self.speaker.end_reply()
         self.speaker.wait_idle(timeout)
@@ -95,6 +98,9 @@ class WavOutput:
 
     def flush(self) -> int:
         return self.sink.interrupt()
+
+    def duck(self, on: bool) -> None:
+        """A file has no listener to spare a glitch: only a confirmed barge-in (flush) acts."""
 
     def drain(self, timeout: float) -> None:
         pass

@@ -6,6 +6,7 @@ reply's "first agent sample at the output" time is known (``last_reply()``).
 
 Frames at any rate are accepted; they are resampled (streaming) to the device rate when the
 device does not take the runtime rate. ``Interrupt`` flushes everything queued at once;
+``Duck``/``Unduck`` hold and resume it (a tentative barge-in, see playback/jitter.py);
 ``ReplyEnd``/``EndOfStream`` (or ``end_reply()``) marks the end of a reply so its drain is not counted as
 an underrun (see playback/jitter.py for the exact underrun definition).
 """
@@ -23,7 +24,7 @@ from livesense.capture.resample import StreamResampler
 from livesense.clock import Clock, MonotonicClock
 from livesense.config import AudioConfig, PlaybackConfig
 from livesense.errors import DeviceError
-from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, ReplyEnd
+from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, Interrupt, ReplyEnd, Unduck
 from livesense.playback.jitter import JitterBuffer, ReplyTiming
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class SpeakerSink:
         rate = self.device_rate or self._pick_rate(sd, index)
         self.device_rate = rate
         self.blocksize = rate * self.config.output_block_ms // 1000
-        self.jitter = JitterBuffer(rate, self.playback.prebuffer_s,
-                                   self.playback.max_buffer_s, self.clock)
+        self.jitter = JitterBuffer(rate, self.playback.prebuffer_s, self.playback.max_buffer_s,
+                                   self.clock, fade_s=self.playback.duck_fade_s)
         self._t_first_cb = None
         self._running.clear()
         self._lost.clear()
@@ -150,6 +151,8 @@ class SpeakerSink:
             self.write(frame)
         elif isinstance(frame, Interrupt):
             self.interrupt()
+        elif isinstance(frame, (Duck, Unduck)):
+            self.duck(isinstance(frame, Duck))
         elif isinstance(frame, (ReplyEnd, EndOfStream)):
             self.end_reply()
         return []
@@ -174,6 +177,11 @@ class SpeakerSink:
             if tail.size:
                 self.jitter.push(tail)
         self.jitter.end_reply()
+
+    def duck(self, on: bool) -> None:
+        """Barge-in suspected: hold the queued audio (fade out, nothing dropped), or resume."""
+        if self.jitter is not None:
+            self.jitter.hold() if on else self.jitter.release()
 
     def interrupt(self) -> int:
         """Barge-in: drop everything queued now; return device samples dropped."""

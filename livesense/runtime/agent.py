@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Protocol
 
 from livesense.clock import Clock
 from livesense.config import TurnConfig
-from livesense.frames import AudioFrame, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnStart
+from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnStart, Unduck
 from livesense.runtime.output import PlaybackState
 from livesense.runtime.tracing import Tracer
 
@@ -72,6 +72,8 @@ class AgentStage:
             return self._start_reply(frame)
         if isinstance(frame, EndOfStream):
             return self._drain() + [frame]
+        if isinstance(frame, (Duck, Unduck)):
+            return [frame]  # for the output stage: hold or resume the reply's audio
         if not isinstance(frame, Interrupt):
             self.agent.observe(frame)
         return []

@@ -6,7 +6,9 @@ STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn
 
 While the agent is audible, an optional ``BargeInPolicy`` (runtime/bargein.py) decides
 when a turn starts instead (real speech only: not the agent's echo, a cough or a fan);
-the machine is then told with ``begin(onset)``.
+the machine is then told with ``begin(onset)``. On the policy's tentative onset the
+detector emits ``Duck`` (the output holds the reply) and, if it is not confirmed,
+``Unduck``; a confirmed one is a ``TurnStart`` (the agent stage turns it into an Interrupt).
 
 Thresholds are seconds in ``TurnConfig`` and become frame counts here, in one place.
 ``TurnStart`` carries the speech onset time; ``TurnEnd`` carries the true end of speech
@@ -18,8 +20,8 @@ from __future__ import annotations
 import enum
 
 from livesense.config import AudioConfig, TurnConfig
-from livesense.frames import AudioFrame, EndOfStream, Frame, TurnEnd, TurnStart
-from livesense.runtime.bargein import BargeInPolicy
+from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, TurnEnd, TurnStart, Unduck
+from livesense.runtime.bargein import BargeInPolicy, Verdict
 from livesense.runtime.reframe import Reframer
 from livesense.runtime.vad import EnergyGatedVad, Vad, WebRtcVad
 
@@ -143,23 +145,27 @@ class TurnDetector:
             return [frame]
         out: list[Frame] = []
         for f in self.reframer.push(frame):
-            event = self._decide(f)
-            if isinstance(event, TurnStart):
-                out.append(event)
+            events = self._decide(f)
+            out += [e for e in events if not isinstance(e, TurnEnd)]  # TurnStart, Duck, Unduck
             out.append(f)
-            if isinstance(event, TurnEnd):
-                out.append(event)
+            out += [e for e in events if isinstance(e, TurnEnd)]
         return out
 
-    def _decide(self, f: AudioFrame) -> Frame | None:
+    def _decide(self, f: AudioFrame) -> list[Frame]:
         speech, t0 = self.vad.is_speech(f.samples), f.t_capture
         policy = self.barge_in
         if policy is None or self.machine.state not in (TurnState.QUIET, TurnState.STARTING):
-            return self.machine.update(speech, t0, t0 + self._frame_s)
+            return _some(self.machine.update(speech, t0, t0 + self._frame_s))
         if not policy.armed(t0):
+            release = [Unduck(t_capture=t0)] if policy.ducked else []
             policy.clear()
-            return self.machine.update(speech, t0, t0 + self._frame_s)
-        onset = policy.update(f.samples, t0, speech)
-        if onset is not None:
-            return self.machine.begin(onset)
-        return self.machine.update(False, t0, t0 + self._frame_s)
+            return release + _some(self.machine.update(speech, t0, t0 + self._frame_s))
+        verdict, t = policy.update(f.samples, t0, speech)
+        if verdict is Verdict.BARGE_IN:
+            return [self.machine.begin(t)]
+        control = {Verdict.DUCK: [Duck(t_capture=t)], Verdict.RELEASE: [Unduck(t_capture=t)]}.get(verdict, [])
+        return control + _some(self.machine.update(False, t0, t0 + self._frame_s))
+
+
+def _some(event: Frame | None) -> list[Frame]:
+    return [] if event is None else [event]

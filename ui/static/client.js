@@ -183,6 +183,7 @@ class LiveClient {
     const m = JSON.parse(data);
     if (m.type === "pong") this.send({ type: "sync", c0: m.c, c1: performance.now(), s: m.s });
     else if (m.type === "flush") this.player.port.postMessage({ type: "flush" });
+    else if (m.type === "duck" || m.type === "unduck") this.player.port.postMessage({ type: m.type });
     else if (m.type === "end_reply") this.player.port.postMessage({ type: "end" });
     else if (m.type === "text") this.onText(m);
     else if (m.type === "latency") this.onLatency(m);

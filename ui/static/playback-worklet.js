@@ -2,7 +2,8 @@
 // context rate by linear interpolation. States: idle -> buffering (until `prebuffer` samples
 // or the reply's end are queued) -> playing. Running dry before the reply ended is an
 // underrun (counted once, then it re-buffers); running dry after end_reply is the end.
-// `flush` (barge-in) drops everything queued at once. When the first sample of a reply is
+// `flush` (barge-in) drops everything queued at once. `duck` (a tentative barge-in) fades
+// out over 5 ms and holds the read position (nothing dropped); `unduck` fades back in. When the first sample of a reply is
 // output, the main thread is told its context time so it can report when it was heard.
 
 class PlaybackProcessor extends AudioWorkletProcessor {
@@ -24,6 +25,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.underruns = 0;
     this.overflows = 0;
     this.quanta = 0;
+    this.held = false; // ducked: the read position stays where the fade ended
+    this.gain = 1;
+    this.fadeStep = 1 / (0.005 * sampleRate);
     this.port.onmessage = (e) => this.onMessage(e.data);
   }
 
@@ -35,7 +39,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.starts = [];
       this.state = "idle";
       this.endAt = this.w;
-    } else if (m.type === "config") {
+      this.held = false;
+      this.gain = 1;
+    } else if (m.type === "duck") this.held = true;
+    else if (m.type === "unduck") this.held = false;
+    else if (m.type === "config") {
       if (m.prebuffer) this.prebuffer = m.prebuffer;
     }
   }
@@ -61,6 +69,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     const out = outputs[0][0];
     const ended = this.endAt === this.w;
     for (let k = 0; k < out.length; k++) {
+      this.gain = this.held ? Math.max(0, this.gain - this.fadeStep) : Math.min(1, this.gain + this.fadeStep);
+      if (this.held && this.gain === 0) {
+        out[k] = 0; // ducked: silent, nothing consumed
+        continue;
+      }
       if (this.state === "idle") {
         if (this.w > this.r) this.state = "buffering";
         else {
@@ -84,7 +97,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         const a = this.ring[i % this.cap];
         const b = i + 1 < this.w ? this.ring[(i + 1) % this.cap] : a;
         const f = this.r - i;
-        out[k] = a + (b - a) * f;
+        out[k] = (a + (b - a) * f) * this.gain;
         const before = Math.floor(this.r);
         this.r += this.step;
         this.played += Math.floor(this.r) - before;
