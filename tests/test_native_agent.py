@@ -83,6 +83,13 @@ def test_stops_when_closed(codec):
         next(gen)
     agent.interrupted(TurnEnd(t_capture=t))
     assert agent.interruptions == 1 and agent.context[-2:] == ["user", "eou"]
+    seen = []
+    real = agent._prompt
+    agent._prompt = lambda spec, codes, context=(): seen.append(list(context)) or real(spec, codes, context)
+    t = hear(agent, t0=t)
+    list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
+    list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
+    assert seen == [["user", "eou"], []], "the next turn's stream carries the barge-in, once"
 
 
 def test_no_audio_no_reply(codec):

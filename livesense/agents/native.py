@@ -248,7 +248,8 @@ class NativeAgent:
         if not len(codes):
             log.info("turn %d: no user audio in the window, no reply", turn.id)
             return
-        prompt = self._prompt(backend.spec, codes)
+        prompt = self._prompt(backend.spec, codes, self.context)
+        self.context = []  # the barge-in record goes into this turn's stream once
         backend.reset()
         logits = backend.eval(prompt.ids, prompt.pos)
         from livesense.model.positions import IDX, TIME
@@ -274,8 +275,8 @@ class NativeAgent:
             self.last_text = "".join(text)
 
     def interrupted(self, turn: TurnEnd) -> None:
-        """The reply was cut off: the stream records the barge-in (``user`` then the
-        agent's ``eou``, as in training) so a kept context shows the reply was cut."""
+        """The reply was cut off: the next turn's token stream records the barge-in
+        (``user`` then the agent's ``eou``, as in training) before the new user turn."""
         self.interruptions += 1
         self.context = (self.context + ["user", "eou"])[-8:]
 
@@ -291,7 +292,7 @@ class NativeAgent:
             self._sampler.reset()
 
     # --- prompt -----------------------------------------------------------------------
-    def _prompt(self, spec, codes: np.ndarray):
+    def _prompt(self, spec, codes: np.ndarray, context: list[str] = ()):
         from livesense.model.positions import Placed
         from livesense.train.data import FRAME_S, StreamBuilder
 
@@ -303,6 +304,8 @@ class NativeAgent:
         b = StreamBuilder(L, spec.scheme)
         b.control("bos", 0.0)
         b.image(image, 0.0)
+        for name in context:  # e.g. the barge-in record: the last reply was cut by the user
+            b.control(name, 0.0)
         b.control("user", 0.0)
         t = b.user_audio(codes, 0.0)
         b.control("agent", t + 6 * FRAME_S)
