@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 
@@ -31,3 +32,14 @@ def pulse():
     yield server
     server.deactivate()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """One espeak-ng interruption ("Wait, hold on, ..."), trimmed, at -24 dBFS."""
+    from livesense.aec.room import espeak, fit
+
+    x = espeak("Wait, hold on, I have a question about that.", "en-us", 165)
+    nz = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
+    x = x[nz[0]:nz[-1]]
+    return fit(x, len(x), -24)

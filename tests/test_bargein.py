@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tones import harmonic
 
 from livesense.aec import duplexsim as ds
 from livesense.config import AudioConfig, DuplexConfig, TurnConfig
@@ -12,22 +13,6 @@ from livesense.runtime.bargein import BargeInPolicy, periodicity
 from livesense.runtime.turns import TurnDetector, TurnMachine, TurnState
 
 FS = 16000
-
-
-def harmonic(f0: float, seconds: float, dbfs: float = -24.0) -> np.ndarray:
-    t = np.arange(int(seconds * FS)) / FS
-    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8))
-    return x * 10 ** (dbfs / 20) / np.sqrt(np.mean(x * x))
-
-
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    from livesense.aec.room import espeak, fit
-
-    x = espeak("Wait, hold on, I have a question about that.", "en-us", 165)
-    nz = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
-    x = x[nz[0]:nz[-1]]
-    return fit(x, len(x), -24)
 
 
 def detector(audible: bool, echo_info=None, **duplex) -> TurnDetector:

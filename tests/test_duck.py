@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tones import harmonic
 
 from livesense.aec import duplexsim as ds
 from livesense.clock import FakeClock
@@ -19,22 +20,6 @@ from livesense.runtime.tracing import Tracer
 from livesense.runtime.turns import TurnDetector
 
 FS, BLOCK = 16000, 320
-
-
-def harmonic(f0: float, seconds: float, dbfs: float = -24.0) -> np.ndarray:
-    t = np.arange(int(seconds * FS)) / FS
-    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8))
-    return (x * 10 ** (dbfs / 20) / np.sqrt(np.mean(x * x))).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    from livesense.aec.room import espeak, fit
-
-    x = espeak("Wait, hold on, I have a question about that.", "en-us", 165)
-    nz = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
-    x = x[nz[0]:nz[-1]]
-    return fit(x, len(x), -24)
 
 
 def events(x: np.ndarray, echo_info=None, lead_s: float = 0.5) -> list[tuple[str, float, int]]:
