@@ -93,13 +93,16 @@ def test_heldout_sentences_never_trained():
 
 
 def test_heldout_voices_are_disjoint():
-    from livesense.corpus.voices import HELDOUT_VOICES, TRAIN_VOICES
+    from livesense.corpus.voices import HELDOUT_VOICES, PIPER_TRAIN_VOICES
 
-    train = {v.name for v in D.user_voices("train")}
-    evals = {v.name for v in D.user_voices("eval")}
-    assert train == {v.name for v in TRAIN_VOICES} and evals == {v.name for v in HELDOUT_VOICES}
+    train_v, eval_v = D.user_voices("train"), D.user_voices("eval")
+    train, evals = {v.name for v in train_v}, {v.name for v in eval_v}
+    assert {v.name for v in PIPER_TRAIN_VOICES} < train and evals == {v.name for v in HELDOUT_VOICES}
+    assert sum(v.engine == "espeak" for v in train_v) == D.N_ESPEAK_USER_VOICES
     assert not train & evals
-    assert not {(v.engine, v.voice, v.speed, v.pitch, v.cents) for v in TRAIN_VOICES} & \
+    held_variants = {v.voice.split("+")[-1] for v in HELDOUT_VOICES if v.engine == "espeak"}
+    assert not {v.voice.split("+")[-1] for v in train_v if v.engine == "espeak"} & held_variants
+    assert not {(v.engine, v.voice, v.speed, v.pitch, v.cents) for v in train_v} & \
         {(v.engine, v.voice, v.speed, v.pitch, v.cents) for v in HELDOUT_VOICES}
 
 
