@@ -220,16 +220,16 @@ def test_dialogue_keeps_last_exchanges():
 def test_scene_brightness_motion_and_rate_limit():
     s = SceneFacts(interval_s=0.5, faces=False)
     img = np.full((120, 160, 3), 120, np.uint8)
-    img[40:80, 60:100] = (20, 200, 30)
+    img[20:100, 40:120] = (230, 20, 20)
     assert s.update(img, 0.0)
-    assert s.scene.brightness == "bright" and s.scene.objects == (("green", "square"),)
+    assert s.scene.brightness == "bright" and s.scene.objects == (("red", "square"),)
     assert s.scene.moving is None and s.scene.person is False
     moved = np.roll(img, 40, axis=1)
     assert not s.update(moved, 0.3)  # too soon: not analysed
     assert s.update(moved, 0.6) and s.scene.moving
     assert s.update(moved, 1.2) and not s.scene.moving
     assert s.analyse(np.full((120, 160, 3), 10, np.uint8)).brightness == "dark"
-    assert s.text == "count one; colour green; shape square; light bright; person nobody; moving no."
+    assert s.text == "count one; colour red; shape square; light bright; person nobody; moving no."
 
 
 def test_scene_face_fact_is_reported_or_skipped():
