@@ -195,19 +195,19 @@ class SceneFacts:
 
 
 def _wall(grey: np.ndarray) -> np.ndarray:
-    """The wall's luma as a plane a + b x + c y, fitted twice (the second time without the
-    pixels far from the first fit, i.e. without the objects)."""
+    """The wall's luma as a plane a + b x + c y, fitted to the pixels near the median
+    first, then to those near the previous fit (objects drop out, a light gradient stays)."""
     h, w = grey.shape
     ys, xs = np.mgrid[0:h:4, 0:w:4]
     a = np.stack([np.ones(xs.size, np.float32), xs.ravel() / w, ys.ravel() / h], axis=1)
     z = grey[::4, ::4].ravel()
-    keep = np.ones(z.size, bool)
-    for _ in range(2):
-        coef, *_ = np.linalg.lstsq(a[keep], z[keep], rcond=None)
+    coef = np.array([np.median(z), 0.0, 0.0], np.float32)
+    for tol in (0.3, 0.2):
         fit = a @ coef
-        keep = np.abs(z - fit) < 0.2 * np.maximum(fit, 1.0)
+        keep = np.abs(z - fit) < tol * np.maximum(fit, 1.0)
         if keep.sum() < 10:
             break
+        coef, *_ = np.linalg.lstsq(a[keep], z[keep], rcond=None)
     gx, gy = np.arange(w, dtype=np.float32) / w, np.arange(h, dtype=np.float32) / h
     return coef[0] + coef[1] * gx[None, :] + coef[2] * gy[:, None]
 
