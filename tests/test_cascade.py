@@ -229,7 +229,7 @@ def test_scene_brightness_motion_and_rate_limit():
     assert s.update(moved, 0.6) and s.scene.moving
     assert s.update(moved, 1.2) and not s.scene.moving
     assert s.analyse(np.full((120, 160, 3), 10, np.uint8)).brightness == "dark"
-    assert s.text == "count one; colour red; shape square; light bright; person nobody; moving no."
+    assert s.text == "count one; colour red; shape square; the light is bright; nobody is there; nothing is moving."
 
 
 def test_scene_face_fact_is_reported_or_skipped():

@@ -39,8 +39,8 @@ def test_palette_colours_are_named_right():
 
 def test_fact_text_uses_answer_words():
     s = Scene("dark", (("red", "triangle"), ("red", "triangle")), None, True)
-    assert s.text() == "count two; colour red; shape triangles; light dark; person yes."
-    assert Scene("bright", (), None, False).text() == "count no; light bright; person nobody."
+    assert s.text() == "count two; colour red; shape triangles; the light is dark; someone is there."
+    assert Scene("bright", (), None, False).text() == "count no; the light is bright; nobody is there."
 
 
 def test_scene_analysis_is_fast_at_320x240():

@@ -65,16 +65,19 @@ class Scene:
         return tuple(dict.fromkeys(s for _, s in self.objects))
 
     def text(self) -> str:
-        """Facts in the words an answer uses, so a small LM only has to copy them."""
+        """Facts in the words an answer uses, so a small LM only has to copy them: "count
+        two; colour red; shape triangles; the light is dark; nobody is there." (keys that
+        the questions use; light and person as short sentences, which Gemma 270M follows
+        more often than "light dark; person nobody" -- 0.95 vs 0.88 on 56 questions)."""
         n = len(self.objects)
         parts = [f"count {NUMBERS[n] if n <= MAX_OBJECTS else 'many'}"]
         if n:
             parts += [f"colour {' and '.join(self.colours)}", f"shape {_shape_words(self.shapes, n)}"]
-        parts.append(f"light {self.brightness}")
+        parts.append(f"the light is {self.brightness}")
         if self.person is not None:
-            parts.append("person yes" if self.person else "person nobody")
+            parts.append("someone is there" if self.person else "nobody is there")
         if self.moving is not None:
-            parts.append("moving yes" if self.moving else "moving no")
+            parts.append("something is moving" if self.moving else "nothing is moving")
         return "; ".join(parts) + "."
 
 
