@@ -363,3 +363,20 @@ def test_real_llm_stream_closes_cleanly_and_stays_deterministic(real_agent):
     full = "".join(llm.stream(prompt))
     assert full.startswith(first) and "\n" not in full
     assert "".join(llm.stream(prompt)) == full
+
+
+def test_asr_prompt_is_whispers_previous_text():
+    from livesense.agents.cascade.asr import WhisperASR
+
+    class Tok:
+        sot_prev = 7
+
+        def encode(self, text):
+            return [ord(c) for c in text]
+
+    asr = WhisperASR(prompt=" colour? ")
+    asr._tokenizer = Tok()
+    assert asr._prompt_tokens() == [7] + [ord(c) for c in " colour?"]
+    asr.prompt = ""
+    assert asr._prompt_tokens() == []
+    assert "colour" in CascadeConfig().asr_prompt
