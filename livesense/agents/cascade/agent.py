@@ -64,7 +64,7 @@ class CascadeAgent:
 
         cfg = config or CascadeConfig()
         paths = cfg.resolved()
-        asr = WhisperASR(paths.whisper_dir, cfg.threads, cfg.language)
+        asr = WhisperASR(paths.whisper_dir, cfg.threads, cfg.language, prompt=cfg.asr_prompt)
         llm = LlamaLLM(paths.gguf_path, cfg.threads, cfg.n_ctx, cfg.max_tokens, cfg.temperature, cfg.seed)
         tts = PiperTTS(paths.piper_onnx, paths.piper_config, cfg.threads, cfg.sample_rate)
         return cls(asr, llm, tts, cfg)
