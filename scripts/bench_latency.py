@@ -8,7 +8,8 @@ exactly as a microphone would deliver it; replies go to a real-time WAV timeline
 the speaker with --speaker DEVICE). Mouth-to-ear = true end of user speech (known from the
 script, not the VAD's guess) -> first reply sample at the output. A second scenario cuts
 in during a reply and measures barge-in: true onset of the interrupting speech -> reply
-audio flushed. The algorithmic floor is the latency no compute can remove with this
+audio silenced (the duck on a tentative onset, or the flush if that came first; only a
+barge-in that was then confirmed counts). The algorithmic floor is the latency no compute can remove with this
 configuration. Last line: JSON.
 
 --compare A,B runs two agents (default native,cascade), each in its own process, on the
@@ -93,7 +94,8 @@ def floor_ms(cfg: Config, speaker: bool, codec_ms: float = 0.0) -> float:
 def barge_in_ms(report: dict, script) -> float | None:
     t0 = report["marks"][SESSION]["source_start"]
     onset = t0 + script.turns[-1]["start_s"]
-    cut = [m["flushed"] for tid, m in report["marks"].items() if tid != SESSION and "flushed" in m]
+    cut = [min(m[k] for k in ("ducked", "flushed") if k in m) for tid, m in report["marks"].items()
+           if tid != SESSION and "flushed" in m]  # silent from the duck on; only a confirmed cut counts
     return 1000 * (cut[0] - onset) if cut else None
 
 

@@ -205,3 +205,37 @@ def test_wavsink_resamples_other_rates_and_closes_on_exception(tmp_path):
             raise KeyboardInterrupt  # Ctrl-C: the with-block still closes the file
     info = sf.info(path)
     assert info.samplerate == SR and info.frames == 1600
+
+
+def test_realtime_wav_hold_pauses_and_release_resumes_without_loss(tmp_path):
+    """A duck on the real-time file: silence while held, then the rest of the reply, whole."""
+    clock, sr = FakeClock(0.0), 16000
+    path = tmp_path / "held.wav"
+    sink = WavSink(path, realtime=True, clock=clock, t_start=0.0)
+    reply = np.linspace(0.1, 0.9, sr, dtype=np.float32)  # 1 s, no zeros
+    sink.write(AudioFrame(reply, sr, 0.0))
+    clock.advance(0.25)
+    sink.hold()
+    clock.advance(0.5)
+    sink.write(AudioFrame(reply[:0], sr, clock.now()))  # writes while held place nothing early
+    sink.release()
+    clock.advance(2.0)
+    sink.close()
+    y, _ = sf.read(path, dtype="float32")
+    heard = y[np.abs(y) > 0]
+    np.testing.assert_allclose(heard, reply, atol=1e-4)  # every sample, in order (PCM_16)
+    assert np.all(y[int(0.26 * sr): int(0.74 * sr)] == 0)  # the held half second is silent
+    assert abs(np.flatnonzero(np.abs(y) > 0)[-1] / sr - 1.5) < 0.01  # the reply ends 0.5 s late
+
+
+def test_flush_while_held_drops_the_rest_and_ends_the_hold(tmp_path):
+
+    clock, sr = FakeClock(0.0), 16000
+    sink = WavSink(tmp_path / "cut.wav", realtime=True, clock=clock, t_start=0.0)
+    sink.write(AudioFrame(np.full(sr, 0.5, np.float32), sr, 0.0))
+    clock.advance(0.25)
+    sink.hold()
+    clock.advance(0.25)
+    assert sink.interrupt() == sr - int(0.25 * sr)
+    assert not sink.held and sink.committed == int(0.5 * sr)
+    sink.close()

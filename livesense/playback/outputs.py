@@ -100,7 +100,8 @@ class WavOutput:
         return self.sink.interrupt()
 
     def duck(self, on: bool) -> None:
-        """A file has no listener to spare a glitch: only a confirmed barge-in (flush) acts."""
+        """A real-time file stands for the speaker: it pauses and resumes the same way."""
+        self.sink.hold() if on else self.sink.release()
 
     def drain(self, timeout: float) -> None:
         pass

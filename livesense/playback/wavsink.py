@@ -5,7 +5,8 @@
 relative to ``t_start`` (pass the input source's start time and the output lines up with the
 input sample for sample); the gaps between replies are silence. Audio placed ahead of "now"
 is held back until its time has come, so ``interrupt()`` (barge-in) can cut what would not
-have been played, exactly like the speaker's flush.
+have been played, exactly like the speaker's flush, and ``hold()`` / ``release()`` pause it
+like the speaker's duck (the timeline runs on in silence; nothing placed is lost).
 
 The file is flushed (header rewritten) every ``flush_every_s`` of audio and closed on
 ``close()``, on leaving a ``with`` block (Ctrl-C included: KeyboardInterrupt unwinds it) and,
@@ -49,6 +50,7 @@ class WavSink:
         self._since_flush = 0
         self._flush_every = round(flush_every_s * self.sample_rate)
         self._resamplers: dict[int, StreamResampler] = {}
+        self.held = False
 
     # ---- Stage ---------------------------------------------------------------------
     def step(self, frame: Frame) -> list[Frame]:
@@ -68,7 +70,7 @@ class WavSink:
         samples = np.asarray(frame.samples, np.float32).reshape(-1)
         if frame.sample_rate != self.sample_rate:
             samples = self._resampler(frame.sample_rate).process(samples)
-        if self.realtime:
+        if self.realtime and not self.held:
             now = self._now_pos()
             self._commit(now)
             if self.end < now:  # a new reply after a pause: silence up to now
@@ -85,7 +87,23 @@ class WavSink:
             return 0
         self._commit(self._now_pos())
         dropped, self._n_pending = self._n_pending, 0
+        self.release()
         return dropped
+
+    def hold(self) -> None:
+        """Pause (real time only): what is due is written, the rest waits for ``release``."""
+        if self.realtime and not self.held:
+            self._commit(self._now_pos())
+            self.held = True
+
+    def release(self) -> None:
+        """Resume: the time held becomes silence, the waiting audio plays on from now."""
+        if not self.held:
+            return
+        self.held = False
+        now = self._now_pos()
+        if now > self.committed:
+            self._write_file(np.zeros(now - self.committed, np.float32))
 
     def end_reply(self) -> None:
         """The reply is complete: write the resampler tails (only matters for other rates)."""
@@ -115,6 +133,8 @@ class WavSink:
 
     def _commit(self, upto: int) -> None:
         """Move pending samples with timeline position < ``upto`` into the file."""
+        if self.held:
+            return
         n = min(self._n_pending, max(0, upto - self.committed))
         if n == 0:
             return
@@ -141,6 +161,7 @@ class WavSink:
         In real time the timeline runs up to the moment of closing, silence included."""
         if self._file.closed:
             return
+        self.release()
         if self.realtime:
             now = self._now_pos()
             self._commit(now)

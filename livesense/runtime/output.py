@@ -152,6 +152,9 @@ class OutputStage:
         self.ducked = on
         self.sink.duck(on)
         now = self.clock.now()
+        turn = self.state.speaking(now)
+        if on and turn is not None:  # first silence the listener hears (a confirm flushes later)
+            self.tracer.mark(turn, "ducked", now)
         self.state.held(now) if on else self.state.resumed(now)
         self.tracer.count("ducks" if on else "unducks")
 
