@@ -70,7 +70,10 @@ def parser() -> argparse.ArgumentParser:
                    help="run on the shipped demo (spoken question + camera clip), no devices needed; "
                         "writes reply.wav, transcript.txt and trace.json to --out-dir")
     r.add_argument("--out-dir", default="out/demo", help="where --demo writes its files")
-    r.add_argument("--stop-s", type=float, help="silence that ends a user turn, seconds")
+    r.add_argument("--stop-s", type=float, help="silence that always ends a user turn, seconds (0.36)")
+    r.add_argument("--endpoint", default="off", metavar="MODEL",
+                   help="prosodic end-of-turn model: 'shipped' (models/endpoint), a JSON file, or 'off' "
+                        "(the default: always wait --stop-s)")
     r.add_argument("--no-aec", action="store_true",
                    help="turn off echo cancellation of the agent's own voice (on by default with a speaker)")
     r.set_defaults(func=cmd_run)
@@ -99,6 +102,12 @@ def config_from(args) -> Config:
     cfg = Config()
     if args.stop_s is not None:
         cfg = replace(cfg, turn=replace(cfg.turn, stop_s=args.stop_s))
+    endpoint = getattr(args, "endpoint", "off")
+    if endpoint != "off":
+        from livesense.runtime.endpoint import EndpointModel
+
+        EndpointModel.load() if endpoint == "shipped" else EndpointModel.load(endpoint)  # a bad file fails now, clearly
+        cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=endpoint))
     if getattr(args, "no_aec", False):
         cfg = replace(cfg, duplex=replace(cfg.duplex, aec=False))
     if args.fast:

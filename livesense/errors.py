@@ -20,3 +20,7 @@ class AudioFileError(LiveSenseError):
 
 class VideoError(LiveSenseError):
     """A camera or video file cannot be opened or read."""
+
+
+class ModelFileError(LiveSenseError, ValueError):
+    """A model file is missing, corrupt, or was built for something else."""

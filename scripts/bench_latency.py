@@ -84,11 +84,13 @@ def latency_rows(rows: list[dict]) -> dict:
 
 
 def floor_ms(cfg: Config, speaker: bool, codec_ms: float = 0.0) -> float:
-    """What no compute can remove: the end-of-turn silence, VAD frame quantisation (half a
+    """What no compute can remove: the end-of-turn silence (the shortest wait, min_stop_s,
+    when the prosodic end-of-turn model is on; stop_s without it), VAD frame quantisation (half a
     frame on average), the codec's frame and look-ahead, and output buffering (speaker
     only: the jitter prebuffer plus the device latency; a WAV timeline has none)."""
     out = (cfg.playback.prebuffer_s + cfg.audio.output_latency_s) * 1000 if speaker else 0.0
-    return cfg.turn.stop_s * 1000 + cfg.audio.frame_ms / 2 + codec_ms + out
+    stop = cfg.turn.min_stop_s if cfg.turn.endpoint_model and cfg.turn.barge_in else cfg.turn.stop_s
+    return stop * 1000 + cfg.audio.frame_ms / 2 + codec_ms + out
 
 
 def barge_in_ms(report: dict, script) -> float | None:
@@ -151,6 +153,13 @@ def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str,
     return result, report, rows
 
 
+def bench_config(args) -> Config:
+    cfg = Config()
+    if args.endpoint != "off":
+        cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=args.endpoint))
+    return cfg
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--turns", type=int, default=8)
@@ -163,6 +172,8 @@ def parse_args(argv=None):
                    help="two agents on the same visual questions and camera clip (default native,cascade)")
     p.add_argument("--gap", type=float, default=None, help="silence after each question, s (4; --compare 6)")
     p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
+    p.add_argument("--endpoint", default="off", metavar="MODEL",
+                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, or a JSON file")
     p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
     return p.parse_args(argv)
 
@@ -173,12 +184,12 @@ def main(argv=None) -> int:
     if args.replay:
         from bench_latency_compare import replay
 
-        return replay(args, measure)
+        return replay(args, measure, bench_config(args))
     if args.compare:
         from bench_latency_compare import compare
 
         return compare(args, browser_p50)
-    cfg = Config()
+    cfg = bench_config(args)
     with tempfile.TemporaryDirectory() as tmp:
         script = conversation(args.turns, gap_s=args.gap or 4.0, seed=args.seed)
         result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp)
@@ -187,7 +198,7 @@ def main(argv=None) -> int:
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
-    result = {**result, **browser, "plot": args.plot}
+    result = {**result, **browser, "endpoint": args.endpoint, "plot": args.plot}
     print(json.dumps(result))
     return 0
 

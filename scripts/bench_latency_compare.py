@@ -11,6 +11,7 @@ transcribe it, scores it against the scene, and prints one JSON line.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -58,11 +59,11 @@ def write_inputs(args, folder: str) -> VisualQA:
     return qa
 
 
-def replay(args, measure) -> int:
+def replay(args, measure, cfg: Config) -> int:
     """Child: run ``args.agent`` on the inputs in ``args.replay``; leave A.wav and A.json."""
     folder = args.replay
     with tempfile.TemporaryDirectory() as tmp:
-        result, report, rows = measure(args.agent, Config(), load_script(folder, "questions"),
+        result, report, rows = measure(args.agent, cfg, load_script(folder, "questions"),
                                        load_script(folder, "cut"), None, tmp,
                                        camera=os.path.join(folder, "scene.mp4"),
                                        out=os.path.join(folder, f"{args.agent}.wav"))
@@ -72,8 +73,9 @@ def replay(args, measure) -> int:
     return 0
 
 
-def run_child(agent: str, folder: str) -> dict:
-    cmd = [sys.executable, os.path.join(HERE, "bench_latency.py"), "--replay", folder, "--agent", agent]
+def run_child(agent: str, folder: str, endpoint: str = "off") -> dict:
+    cmd = [sys.executable, os.path.join(HERE, "bench_latency.py"), "--replay", folder, "--agent", agent,
+           "--endpoint", endpoint]
     subprocess.run(cmd, check=True, stdout=sys.stderr)  # our stdout's last line stays the comparison
     with open(os.path.join(folder, f"{agent}.json")) as fh:
         return json.load(fh)
@@ -99,10 +101,11 @@ def compare(args, browser_p50) -> int:
     answers_path = args.answers or os.path.splitext(args.plot or "out/latency.png")[0] + "_answers.json"
     with tempfile.TemporaryDirectory() as folder:
         qa = write_inputs(args, folder)
-        runs = {a: run_child(a, folder) for a in pair}
+        runs = {a: run_child(a, folder, args.endpoint) for a in pair}
         asr = WhisperASR(threads=1)
         answers = spoken_answers(pair, qa, runs, folder, asr)
-        reference = reference_accuracy(qa.script.turns, asr, synth_piper)
+        repeatable = functools.partial(synth_piper, noise_scale=0.0, noise_w_scale=0.0)  # same audio every run
+        reference = reference_accuracy(qa.script.turns, asr, repeatable)
         browser = browser_p50(qa.script, pair[0], folder) if args.browser else {"browser_p50_ms": None}
     m2e = {a: runs[a]["result"].pop("m2e") for a in pair}
     summary = summarise(pair, m2e, answers)

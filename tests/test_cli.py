@@ -127,3 +127,16 @@ def test_native_agent_runs_the_demo(tmp_path):
     assert "agent:" in r.stdout and "mouth-to-ear p50" in r.stdout
     x, sr = sf.read(tmp_path / "reply.wav")
     assert sr == 16000 and np.abs(x).max() > 0.05  # it spoke
+
+
+def test_endpoint_option_reaches_the_turn_config(tmp_path):
+    from livesense.cli import config_from, parser
+
+    assert config_from(parser().parse_args(["run"])).turn.endpoint_model is None  # fixed wait by default
+    cfg = config_from(parser().parse_args(["run", "--endpoint", "shipped"]))
+    assert cfg.turn.endpoint_model == "shipped"
+    bad = tmp_path / "ep.json"
+    bad.write_text("{}")
+    r = livesense("run", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"), "--fast",
+                  "--endpoint", str(bad))
+    assert r.returncode != 0 and "endpoint" in r.stderr and "Traceback" not in r.stderr

@@ -27,9 +27,12 @@ def clip():
     return x, sr, truth
 
 
+FIXED = TurnConfig(endpoint_model=None)  # the fixed stop_s wait, no prosodic end-of-turn model
+
+
 def test_turns_found_near_true_boundaries(clip):
     x, sr, truth = clip
-    ev = events(TurnDetector(AudioConfig(), TurnConfig()), x, sr, 320)
+    ev = events(TurnDetector(AudioConfig(), FIXED), x, sr, 320)
     starts = [t for name, t in ev if name == "TurnStart"]
     ends = [t for name, t in ev if name == "TurnEnd"]
     assert len(starts) == len(ends) == len(truth)
@@ -51,7 +54,7 @@ def test_chunking_does_not_change_events(clip, chunk):
 
 def test_turn_end_reports_decision_delay(clip):
     x, sr, _ = clip
-    det = TurnDetector(AudioConfig(), TurnConfig(stop_s=0.5))
+    det = TurnDetector(AudioConfig(), TurnConfig(stop_s=0.5, endpoint_model=None))
     out = []
     for i in range(0, len(x), 320):
         out += det.step(AudioFrame(x[i : i + 320], sr, i / sr))
@@ -100,8 +103,8 @@ def test_silence_and_noise_make_no_turn():
 
 def test_energy_gate_ends_turns_at_the_true_end(clip):
     x, sr, truth = clip
-    gated = events(TurnDetector(AudioConfig(), TurnConfig()), x, sr, 320)
-    plain = events(TurnDetector(AudioConfig(), TurnConfig(energy_margin_db=None)), x, sr, 320)
+    gated = events(TurnDetector(AudioConfig(), FIXED), x, sr, 320)
+    plain = events(TurnDetector(AudioConfig(), TurnConfig(energy_margin_db=None, endpoint_model=None)), x, sr, 320)
     g_ends = [t for n, t in gated if n == "TurnEnd"]
     p_ends = [t for n, t in plain if n == "TurnEnd"]
     for g, p, seg in zip(g_ends, p_ends, truth):
@@ -122,3 +125,42 @@ def test_energy_gate_follows_noise_floor():
     assert not any(gate.is_speech(f) for f in noise[5:])  # steady noise is never speech
     tone = 0.3 * np.sin(np.arange(320) * 0.3).astype(np.float32)
     assert gate.is_speech(tone)  # 20 dB above that floor is
+
+
+def test_with_the_endpoint_model_each_turn_still_spans_the_whole_utterance(clip):
+    """The shipped model may end a turn at a pause ("Hello there. | What colour ...");
+    speech within stop_s continues it, so the last TurnEnd of each true turn spans it from
+    its true start, and it is decided no later than the fixed rule would."""
+    x, sr, truth = clip
+    out = []
+    det = TurnDetector(AudioConfig(), TurnConfig(endpoint_model="shipped"))
+    assert det.endpointer is not None
+    for i in range(0, len(x), 320):
+        out += det.step(AudioFrame(x[i : i + 320], sr, i / sr))
+    ends = [f for f in out if isinstance(f, TurnEnd)]
+    for seg in truth:
+        last = [e for e in ends if seg["start_s"] < e.t_capture <= seg["end_s"] + 0.2][-1]
+        assert abs(last.t_capture - seg["end_s"]) < 0.05
+        assert abs(last.t_capture - last.speech_s - seg["start_s"]) < 0.1
+        assert last.t_decided - last.t_capture <= TurnConfig().stop_s + 0.021
+
+
+def test_machine_ends_early_when_the_model_says_so_and_merges_a_resumption():
+    asked = []
+    m = TurnMachine(start_frames=1, stop_frames=10, min_stop_frames=3,
+                    ended=lambda k: asked.append(k) or k >= 4)
+    seq = [True] * 5 + [False] * 4 + [True] * 3 + [False] * 10
+    evs = [m.update(s, i * 0.02, (i + 1) * 0.02) for i, s in enumerate(seq)]
+    ends = [e for e in evs if isinstance(e, TurnEnd)]
+    assert asked[:2] == [3, 4]  # asked from min_stop_frames on
+    assert ends[0].t_decided == pytest.approx(0.18) and ends[0].t_capture == pytest.approx(0.10)
+    # the user went on 80 ms later (< stop_frames): the next turn spans both parts
+    assert ends[1].t_capture == pytest.approx(0.24)
+    assert ends[1].speech_s == pytest.approx(0.24)
+
+
+def test_machine_waits_stop_frames_when_the_model_is_unsure():
+    m = TurnMachine(start_frames=1, stop_frames=6, min_stop_frames=2, ended=lambda k: False)
+    seq = [True] * 3 + [False] * 8
+    ends = [e for i, s in enumerate(seq) if isinstance(e := m.update(s, i * 0.02, (i + 1) * 0.02), TurnEnd)]
+    assert len(ends) == 1 and ends[0].t_decided == pytest.approx(0.18)

@@ -44,12 +44,13 @@ def _piper_voice():
 
 
 def synth_piper(text: str, speed: float = 1.0, noise_scale: float | None = None,
-                sr: int = CORPUS_RATE) -> np.ndarray:
-    """Speak ``text`` with Piper's joe voice; ``speed`` > 1 talks faster."""
+                sr: int = CORPUS_RATE, noise_w_scale: float | None = None) -> np.ndarray:
+    """Speak ``text`` with Piper's joe voice; ``speed`` > 1 talks faster. Piper samples its
+    voice and durations at random; ``noise_scale=0, noise_w_scale=0`` makes it repeatable."""
     from piper import SynthesisConfig
 
     voice = _piper_voice()
-    cfg = SynthesisConfig(length_scale=1.0 / speed, noise_scale=noise_scale)
+    cfg = SynthesisConfig(length_scale=1.0 / speed, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
     chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)]
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return resample(audio, voice.config.sample_rate, sr)

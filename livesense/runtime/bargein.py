@@ -53,6 +53,7 @@ import numpy as np
 from livesense.config import AudioConfig, DuplexConfig
 
 F0_MIN, F0_MAX = 70.0, 400.0  # pitch range searched by periodicity()
+YIN_DIP = 0.15  # YIN's absolute threshold: the first lag below it is the period
 IMPULSE_MS = 2  # slice length for the impulsiveness test (a click lasts 1-3 ms)
 
 
@@ -75,6 +76,12 @@ def periodicity(x: np.ndarray, sample_rate: int, f0_min: float = F0_MIN, f0_max:
     """1 - min CMNDF (YIN) over lags of ``f0_max``..``f0_min``: ~1 for a steady voice, ~0
     for noise. ``x`` must hold at least two periods of ``f0_min`` plus the integration
     window (the detector passes 40 ms)."""
+    return yin(x, sample_rate, f0_min, f0_max)[0]
+
+
+def yin(x: np.ndarray, sample_rate: int, f0_min: float = F0_MIN, f0_max: float = F0_MAX) -> tuple[float, float]:
+    """(periodicity, f0 in Hz) by YIN: the pitch is the bottom of the first CMNDF dip below
+    ``YIN_DIP`` (the global minimum if none does), which avoids YIN's octave-down errors."""
     x = np.asarray(x, np.float64)
     lo, hi = int(sample_rate / f0_max), int(sample_rate / f0_min)
     w = x.shape[0] - hi
@@ -90,8 +97,15 @@ def periodicity(x: np.ndarray, sample_rate: int, f0_min: float = F0_MIN, f0_max:
     cum = np.cumsum(d[1:])
     cmndf = d[1:] * np.arange(1, hi + 1) / np.maximum(cum, 1e-20)
     if c[w] < 1e-10:
-        return 0.0
-    return float(max(0.0, 1.0 - cmndf[lo - 1:hi].min()))
+        return 0.0, 0.0
+    band = cmndf[lo - 1:hi]
+    best = int(np.argmin(band))
+    dips = np.flatnonzero(band < YIN_DIP)
+    i = int(dips[0]) if dips.size else best
+    while i + 1 < band.shape[0] and band[i + 1] < band[i]:  # to the bottom of that dip
+        i += 1
+    lag = lo + i
+    return float(max(0.0, 1.0 - band[best])), sample_rate / lag
 
 
 class BargeInPolicy:

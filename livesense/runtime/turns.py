@@ -2,6 +2,8 @@
 
 QUIET --speech--> STARTING --start_s of speech--> SPEAKING --silence--> STOPPING
 STOPPING --stop_s of silence--> QUIET (emit TurnEnd); STOPPING --speech--> SPEAKING;
+with an end-of-turn model (runtime/endpoint.py) STOPPING may end sooner, from min_stop_s,
+when the prosody before the silence says the user has finished;
 STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn).
 
 While the agent is audible, an optional ``BargeInPolicy`` (runtime/bargein.py) decides
@@ -18,10 +20,12 @@ Thresholds are seconds in ``TurnConfig`` and become frame counts here, in one pl
 from __future__ import annotations
 
 import enum
+from typing import Callable
 
 from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, TurnEnd, TurnStart, Unduck
 from livesense.runtime.bargein import BargeInPolicy, Verdict
+from livesense.runtime.endpoint import EndpointModel, Endpointer
 from livesense.runtime.reframe import Reframer
 from livesense.runtime.vad import EnergyGatedVad, Vad, WebRtcVad
 
@@ -36,9 +40,13 @@ class TurnState(enum.Enum):
 class TurnMachine:
     """Pure state machine: feed (is_speech, t_start, t_end) per frame, get events."""
 
-    def __init__(self, start_frames: int, stop_frames: int) -> None:
+    def __init__(self, start_frames: int, stop_frames: int, min_stop_frames: int | None = None,
+                 ended: Callable[[int], bool] | None = None, frame_s: float = 0.02) -> None:
         self.start_frames = start_frames
         self.stop_frames = stop_frames
+        self.min_stop_frames = stop_frames if min_stop_frames is None else min(min_stop_frames, stop_frames)
+        self.ended = ended  # (silent frames so far) -> has the turn ended? asked from min_stop_frames on
+        self.resume_s = stop_frames * frame_s  # speech this soon after an early end continues that turn
         self.reset()
 
     def reset(self) -> None:
@@ -46,6 +54,14 @@ class TurnMachine:
         self._run = 0
         self._onset = 0.0
         self._end = 0.0
+        self._early: tuple[float, float] | None = None  # (onset, end) of a turn the model ended early
+
+    def _resume(self, onset: float) -> None:
+        """A turn starting within stop_s of an early end continues it: the user only paused.
+        Its TurnEnd then spans both parts (``speech_s`` from the first onset), so the agent
+        hears the whole utterance; the reply to the first part is cut as any barge-in."""
+        early, self._early = self._early, None
+        self._onset = early[0] if early and onset - early[1] < self.resume_s else onset
 
     def update(self, speech: bool, t0: float, t1: float) -> Frame | None:
         handler = getattr(self, f"_on_{self.state.value}")
@@ -53,12 +69,13 @@ class TurnMachine:
 
     def begin(self, onset: float) -> Frame:
         """Start a turn now at ``onset``, decided elsewhere (the barge-in policy)."""
-        self.state, self._onset = TurnState.SPEAKING, onset
+        self.state = TurnState.SPEAKING
+        self._resume(onset)
         return TurnStart(t_capture=onset)
 
     def _on_quiet(self, speech, t0, t1):
         if speech:
-            self.state, self._run, self._onset = TurnState.STARTING, 1, t0
+            self.state, self._run, self._start = TurnState.STARTING, 1, t0
             return self._on_starting_confirmed(t1)
         return None
 
@@ -72,7 +89,8 @@ class TurnMachine:
     def _on_starting_confirmed(self, t1):
         if self._run >= self.start_frames:
             self.state = TurnState.SPEAKING
-            return TurnStart(t_capture=self._onset)
+            self._resume(self._start)
+            return TurnStart(t_capture=self._start)
         return None
 
     def _on_speaking(self, speech, t0, t1):
@@ -89,8 +107,11 @@ class TurnMachine:
         return self._on_stopping_confirmed(t1)
 
     def _on_stopping_confirmed(self, t1):
-        if self._run >= self.stop_frames:
+        early = self._run < self.stop_frames and self.ended is not None and self._run >= self.min_stop_frames \
+            and self.ended(self._run)
+        if early or self._run >= self.stop_frames:
             self.state = TurnState.QUIET
+            self._early = (self._onset, self._end) if early else None
             return TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset)
         return None
 
@@ -111,6 +132,15 @@ def default_vad(audio: AudioConfig, turn: TurnConfig) -> Vad:
     return vad
 
 
+def default_endpointer(audio: AudioConfig, turn: TurnConfig) -> Endpointer | None:
+    """The prosodic end-of-turn model, or None: none configured, or turns queue (no
+    barge-in), where an early end could not be taken back."""
+    if turn.endpoint_model is None or not turn.barge_in:
+        return None
+    model = EndpointModel.load() if turn.endpoint_model == "shipped" else EndpointModel.load(turn.endpoint_model)
+    return Endpointer(model, audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
+
+
 class TurnDetector:
     """Stage: passes every frame through and inserts TurnStart/TurnEnd where they happen."""
 
@@ -122,8 +152,11 @@ class TurnDetector:
         self.barge_in = barge_in
         self.vad = vad or default_vad(audio, turn)
         self.reframer = Reframer(audio.frame_size, audio.sample_rate)
-        self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms))
         self._frame_s = audio.frame_ms / 1000
+        self.endpointer = default_endpointer(audio, turn)
+        ended = self.endpointer.ended if self.endpointer else None
+        self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms),
+                                   turn.frames(turn.min_stop_s, audio.frame_ms), ended, self._frame_s)
 
     @property
     def state(self) -> TurnState:
@@ -132,6 +165,8 @@ class TurnDetector:
     def reset(self) -> None:
         self.reframer.reset()
         self.machine.reset()
+        if self.endpointer is not None:
+            self.endpointer.reset()
         if hasattr(self.vad, "reset"):
             self.vad.reset()
         if self.barge_in is not None:
@@ -153,6 +188,8 @@ class TurnDetector:
 
     def _decide(self, f: AudioFrame) -> list[Frame]:
         speech, t0 = self.vad.is_speech(f.samples), f.t_capture
+        if self.endpointer is not None:
+            self.endpointer.push(f.samples, speech)
         policy = self.barge_in
         if policy is None or self.machine.state not in (TurnState.QUIET, TurnState.STARTING):
             return _some(self.machine.update(speech, t0, t0 + self._frame_s))
