@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
                         "writes reply.wav, transcript.txt and trace.json to --out-dir")
     r.add_argument("--out-dir", default="out/demo", help="where --demo writes its files")
     r.add_argument("--stop-s", type=float, help="silence that always ends a user turn, seconds (0.36)")
+    r.add_argument("--no-speculate", action="store_true",
+                   help="start each reply only once the turn has ended (default: computed, unheard, "
+                        "from 0.16 s of silence on and dropped if you go on)")
     r.add_argument("--endpoint", default="off", metavar="MODEL",
                    help="prosodic end-of-turn model: 'shipped' (models/endpoint), a JSON file, or 'off' "
                         "(the default: always wait --stop-s)")
@@ -102,6 +105,8 @@ def config_from(args) -> Config:
     cfg = Config()
     if args.stop_s is not None:
         cfg = replace(cfg, turn=replace(cfg.turn, stop_s=args.stop_s))
+    if getattr(args, "no_speculate", False):
+        cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=None))
     endpoint = getattr(args, "endpoint", "off")
     if endpoint != "off":
         from livesense.runtime.endpoint import EndpointModel

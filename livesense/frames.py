@@ -129,6 +129,31 @@ class TurnEnd:
 
 
 @dataclass
+class TurnPending:
+    """The user went quiet and the turn will probably end: ``turn`` is the TurnEnd that
+    follows (same id) unless the user goes on (``TurnResumed``). The agent may start its
+    reply now and hold it unheard until then (``TurnConfig.speculate_s``)."""
+
+    turn: TurnEnd
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False  # ordered: follows the turn's audio
+
+    @property
+    def t_capture(self) -> float:
+        return self.turn.t_capture
+
+
+@dataclass
+class TurnResumed:
+    """The user went on after a ``TurnPending``: the held reply to ``turn`` is dropped unheard."""
+
+    t_capture: float
+    turn: int = -1
+    id: int = field(default_factory=next_id)
+    system: ClassVar[bool] = False
+
+
+@dataclass
 class ReplyEnd:
     """The agent finished its reply to ``turn`` (not cut off): playback may drain."""
 
@@ -147,7 +172,7 @@ class EndOfStream:
     system: ClassVar[bool] = False  # ordered: comes after the last data frame
 
 
-Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, Duck, Unduck, TurnStart, TurnEnd, ReplyEnd,
-              EndOfStream]
+Frame = Union[AudioFrame, VideoFrame, Tokens, TextFrame, Interrupt, Duck, Unduck, TurnStart, TurnEnd, TurnPending,
+              TurnResumed, ReplyEnd, EndOfStream]
 DataFrame = Union[AudioFrame, VideoFrame, Tokens, TextFrame]
-ControlFrame = Union[Interrupt, Duck, Unduck, TurnStart, TurnEnd, ReplyEnd, EndOfStream]
+ControlFrame = Union[Interrupt, Duck, Unduck, TurnStart, TurnEnd, TurnPending, TurnResumed, ReplyEnd, EndOfStream]

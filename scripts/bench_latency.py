@@ -155,6 +155,8 @@ def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str,
 
 def bench_config(args) -> Config:
     cfg = Config()
+    if args.no_speculate:
+        cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=None))
     if args.endpoint != "off":
         cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=args.endpoint))
     return cfg
@@ -174,6 +176,8 @@ def parse_args(argv=None):
     p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
     p.add_argument("--endpoint", default="off", metavar="MODEL",
                    help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, or a JSON file")
+    p.add_argument("--no-speculate", action="store_true",
+                   help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
     p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
     return p.parse_args(argv)
 
@@ -198,7 +202,7 @@ def main(argv=None) -> int:
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
-    result = {**result, **browser, "endpoint": args.endpoint, "plot": args.plot}
+    result = {**result, **browser, "endpoint": args.endpoint, "speculate": not args.no_speculate, "plot": args.plot}
     print(json.dumps(result))
     return 0
 

@@ -129,12 +129,14 @@ def test_native_agent_runs_the_demo(tmp_path):
     assert sr == 16000 and np.abs(x).max() > 0.05  # it spoke
 
 
-def test_endpoint_option_reaches_the_turn_config(tmp_path):
+def test_turn_options_reach_the_turn_config(tmp_path):
     from livesense.cli import config_from, parser
 
     assert config_from(parser().parse_args(["run"])).turn.endpoint_model is None  # fixed wait by default
     cfg = config_from(parser().parse_args(["run", "--endpoint", "shipped"]))
     assert cfg.turn.endpoint_model == "shipped"
+    assert config_from(parser().parse_args(["run"])).turn.speculate_s == 0.16
+    assert config_from(parser().parse_args(["run", "--no-speculate"])).turn.speculate_s is None
     bad = tmp_path / "ep.json"
     bad.write_text("{}")
     r = livesense("run", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"), "--fast",

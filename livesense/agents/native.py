@@ -149,6 +149,7 @@ class NativeAgent:
         self._image_t = -np.inf
         self.interruptions = 0
         self.context: list[str] = []  # control tokens appended between turns (e.g. after a barge-in)
+        self._spent: tuple[int, list[str]] = (-1, [])  # (turn, the context its prompt used)
         self.last_text = ""
         self._sampler = None
         self._seed = cfg.seed
@@ -249,6 +250,7 @@ class NativeAgent:
             log.info("turn %d: no user audio in the window, no reply", turn.id)
             return
         prompt = self._prompt(backend.spec, codes, self.context)
+        self._spent = (turn.id, self.context)
         self.context = []  # the barge-in record goes into this turn's stream once
         backend.reset()
         logits = backend.eval(prompt.ids, prompt.pos)
@@ -274,6 +276,14 @@ class NativeAgent:
             events.close()  # barge-in: no further token is decoded
             self.last_text = "".join(text)
 
+    def discarded(self, turn: TurnEnd) -> None:
+        """A reply started before the turn ended was dropped unheard: the barge-in record it
+        consumed goes back for the next reply."""
+        tid, spent = self._spent
+        if tid == turn.id:
+            self.context = (spent + self.context)[-8:]
+        self._spent = (-1, [])
+
     def interrupted(self, turn: TurnEnd) -> None:
         """The reply was cut off: the next turn's token stream records the barge-in
         (``user`` then the agent's ``eou``, as in training) before the new user turn."""
@@ -288,6 +298,7 @@ class NativeAgent:
         self._pcm = np.zeros(0, np.float32)
         self._image, self._image_t = None, -np.inf
         self.interruptions, self.context, self.last_text = 0, [], ""
+        self._spent = (-1, [])
         if self._sampler is not None:
             self._sampler.reset()
 

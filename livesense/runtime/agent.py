@@ -5,16 +5,24 @@ for each ``TurnEnd``, returns a *lazy* iterator of reply frames. ``AgentStage`` 
 iterator one item at a time from ``poll()``, so the pipeline can hand it a ``TurnStart``
 (user barged in) between any two chunks: the reply is closed at once and an ``Interrupt``
 naming the reply goes downstream, where it overtakes queued audio.
+
+Speculation: on ``TurnPending`` (the user went quiet; the turn will probably end) the stage
+starts the reply at once and pulls it until its first audio, holding everything unheard.
+If the ``TurnEnd`` with the same id follows, the held frames go out at once — the agent's
+compute overlapped the rest of the end-of-turn wait; on ``TurnResumed`` (the user went on)
+they are dropped and the agent is told (``discarded``) so the reply leaves no trace.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
 from livesense.clock import Clock
 from livesense.config import TurnConfig
-from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnStart, Unduck
+from livesense.frames import (AudioFrame, Duck, EndOfStream, Frame, Interrupt, ReplyEnd, TurnEnd, TurnPending,
+                              TurnResumed, TurnStart, Unduck)
 from livesense.runtime.output import PlaybackState
 from livesense.runtime.tracing import Tracer
 
@@ -39,6 +47,24 @@ class Agent(Protocol):
     def reset(self) -> None:
         ...
 
+    # optional: ``discarded(turn)`` — a reply started on a TurnPending was dropped unheard
+    # (the user went on); undo anything respond() recorded for it.
+
+
+@dataclass
+class _Speculation:
+    """A reply started on TurnPending, held unheard until its TurnEnd."""
+
+    turn: TurnEnd
+    started: float
+    reply: Iterator[Frame] | None = None
+    held: list[Frame] = field(default_factory=list)
+    marks: list[tuple[str, float]] = field(default_factory=list)
+    done: bool = False  # the reply ended while held
+
+    def ready(self) -> bool:
+        return self.done or any(isinstance(f, AudioFrame) for f in self.held)
+
 
 class AgentStage:
     name = "agent"
@@ -55,22 +81,32 @@ class AgentStage:
         self._pending: list[TurnEnd] = []  # turns waiting for the reply in progress (no barge-in)
         self.playback = playback or PlaybackState()  # is generated speech still being heard?
         self._answered: dict[int, TurnEnd] = {}  # recent replies by turn id (bounded)
+        self._spec: _Speculation | None = None  # a reply started on TurnPending, unheard
 
     @property
     def busy(self) -> bool:
-        return self._reply is not None
+        """Has work to do between frames: a reply, or a held one not ready yet."""
+        return self._reply is not None or (self._spec is not None and not self._spec.ready())
 
     def reset(self) -> None:
         self._cancel()
+        self._discard()
         self._pending.clear()
         self.agent.reset()
 
     def step(self, frame: Frame) -> list[Frame]:
+        if isinstance(frame, TurnPending):
+            return self._speculate(frame.turn)
+        if isinstance(frame, TurnResumed):
+            self._discard()
+            return []
         if isinstance(frame, TurnStart):
+            self._discard()
             return self._barge_in(frame)
         if isinstance(frame, TurnEnd):
             return self._start_reply(frame)
         if isinstance(frame, EndOfStream):
+            self._discard()
             return self._drain() + [frame]
         if isinstance(frame, (Duck, Unduck)):
             return [frame]  # for the output stage: hold or resume the reply's audio
@@ -79,9 +115,9 @@ class AgentStage:
         return []
 
     def poll(self) -> list[Frame]:
-        """Advance the current reply by one item."""
+        """Advance the current reply (or the held speculative one, up to its first audio) by one item."""
         if self._reply is None:
-            return []
+            return self._advance_speculation()
         try:
             frame = next(self._reply)
         except StopIteration:
@@ -94,7 +130,11 @@ class AgentStage:
         return [frame]
 
     def _start_reply(self, turn: TurnEnd) -> list[Frame]:
+        spec = self._spec if self._spec is not None and self._spec.turn.id == turn.id else None
+        if spec is None:
+            self._discard()  # (a held reply to another turn cannot be this one's)
         if turn.speech_s < self.min_turn_s:
+            self._discard()
             self.tracer.count("short_turns_ignored")
             return []
         if self._reply is not None:
@@ -106,9 +146,56 @@ class AgentStage:
             del self._answered[old]
         self.tracer.mark(turn.id, "speech_end", turn.t_capture)
         self.tracer.mark(turn.id, "turn_decided", turn.t_decided)
+        if spec is not None:
+            return [turn] + self._adopt(spec)
         self.tracer.mark(turn.id, "reply_start", self.clock.now())
         self._reply = iter(self.agent.respond(turn, self._marker(turn.id)))
         return [turn]
+
+    # --- speculation: a reply started on TurnPending --------------------------------
+
+    def _speculate(self, turn: TurnEnd) -> list[Frame]:
+        if not self.barge_in or self._reply is not None or turn.speech_s < self.min_turn_s:
+            return []  # busy, or turns queue: no reply may start before its TurnEnd
+        self._discard()
+        spec = _Speculation(turn, self.clock.now())
+        spec.reply = iter(self.agent.respond(turn, lambda name: spec.marks.append((name, self.clock.now()))))
+        self._spec = spec
+        self.tracer.count("speculations")
+        return []
+
+    def _advance_speculation(self) -> list[Frame]:
+        spec = self._spec
+        if spec is None or spec.ready():
+            return []  # nothing held, or its first audio is ready: wait for the decision
+        try:
+            spec.held.append(next(spec.reply))
+        except StopIteration:
+            spec.done = True
+        return []
+
+    def _adopt(self, spec: _Speculation) -> list[Frame]:
+        """The turn ended as announced: the held reply becomes the reply, heard from now."""
+        self._spec, now, tid = None, self.clock.now(), spec.turn.id
+        self.tracer.count("speculations_used")
+        self.tracer.mark(tid, "reply_start", spec.started)
+        for name, t in spec.marks:  # work done before the decision counts as ready at the decision
+            self.tracer.mark(tid, name, max(t, now))
+        self._reply = spec.reply
+        out: list[Frame] = []
+        for f in spec.held:
+            out += self._emit(f)
+        return out + (self._finish() if spec.done else [])
+
+    def _discard(self) -> None:
+        spec, self._spec = self._spec, None
+        if spec is None:
+            return
+        if spec.reply is not None and hasattr(spec.reply, "close"):
+            spec.reply.close()
+        if hasattr(self.agent, "discarded"):
+            self.agent.discarded(spec.turn)
+        self.tracer.count("speculations_dropped")
 
     def _marker(self, turn_id: int) -> Mark:
         return lambda name: self.tracer.mark(turn_id, name, self.clock.now())

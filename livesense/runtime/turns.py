@@ -2,6 +2,8 @@
 
 QUIET --speech--> STARTING --start_s of speech--> SPEAKING --silence--> STOPPING
 STOPPING --stop_s of silence--> QUIET (emit TurnEnd); STOPPING --speech--> SPEAKING;
+at speculate_s of silence STOPPING emits TurnPending (the TurnEnd to come, so the agent can
+start its reply unheard) and, if speech comes back, TurnResumed;
 with an end-of-turn model (runtime/endpoint.py) STOPPING may end sooner, from min_stop_s,
 when the prosody before the silence says the user has finished;
 STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn).
@@ -23,7 +25,7 @@ import enum
 from typing import Callable
 
 from livesense.config import AudioConfig, TurnConfig
-from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, TurnEnd, TurnStart, Unduck
+from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, TurnEnd, TurnPending, TurnResumed, TurnStart, Unduck
 from livesense.runtime.bargein import BargeInPolicy, Verdict
 from livesense.runtime.endpoint import EndpointModel, Endpointer
 from livesense.runtime.reframe import Reframer
@@ -41,12 +43,14 @@ class TurnMachine:
     """Pure state machine: feed (is_speech, t_start, t_end) per frame, get events."""
 
     def __init__(self, start_frames: int, stop_frames: int, min_stop_frames: int | None = None,
-                 ended: Callable[[int], bool] | None = None, frame_s: float = 0.02) -> None:
+                 ended: Callable[[int], bool] | None = None, frame_s: float = 0.02,
+                 pending_frames: int | None = None) -> None:
         self.start_frames = start_frames
         self.stop_frames = stop_frames
         self.min_stop_frames = stop_frames if min_stop_frames is None else min(min_stop_frames, stop_frames)
         self.ended = ended  # (silent frames so far) -> has the turn ended? asked from min_stop_frames on
         self.resume_s = stop_frames * frame_s  # speech this soon after an early end continues that turn
+        self.pending_frames = pending_frames  # silent frames before TurnPending (None: never)
         self.reset()
 
     def reset(self) -> None:
@@ -55,6 +59,7 @@ class TurnMachine:
         self._onset = 0.0
         self._end = 0.0
         self._early: tuple[float, float] | None = None  # (onset, end) of a turn the model ended early
+        self._pending: TurnEnd | None = None  # announced by TurnPending, not decided yet
 
     def _resume(self, onset: float) -> None:
         """A turn starting within stop_s of an early end continues it: the user only paused.
@@ -102,7 +107,8 @@ class TurnMachine:
     def _on_stopping(self, speech, t0, t1):
         if speech:
             self.state = TurnState.SPEAKING
-            return None
+            pending, self._pending = self._pending, None
+            return TurnResumed(t_capture=t0, turn=pending.id) if pending else None
         self._run += 1
         return self._on_stopping_confirmed(t1)
 
@@ -112,7 +118,12 @@ class TurnMachine:
         if early or self._run >= self.stop_frames:
             self.state = TurnState.QUIET
             self._early = (self._onset, self._end) if early else None
-            return TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset)
+            pending, self._pending = self._pending, None
+            return TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset,
+                           **({"id": pending.id} if pending else {}))
+        if self._run == self.pending_frames:
+            self._pending = TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset)
+            return TurnPending(self._pending)
         return None
 
     def flush(self, t: float) -> Frame | None:
@@ -120,7 +131,9 @@ class TurnMachine:
         if self.state in (TurnState.SPEAKING, TurnState.STOPPING):
             end = self._end if self.state is TurnState.STOPPING else t
             self.state = TurnState.QUIET
-            return TurnEnd(t_capture=end, t_decided=t, speech_s=end - self._onset)
+            pending, self._pending = self._pending, None
+            return TurnEnd(t_capture=end, t_decided=t, speech_s=end - self._onset,
+                           **({"id": pending.id} if pending and self._end == end else {}))
         self.state = TurnState.QUIET
         return None
 
@@ -155,8 +168,9 @@ class TurnDetector:
         self._frame_s = audio.frame_ms / 1000
         self.endpointer = default_endpointer(audio, turn)
         ended = self.endpointer.ended if self.endpointer else None
+        pending = turn.frames(turn.speculate_s, audio.frame_ms) if turn.speculate_s and turn.barge_in else None
         self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms),
-                                   turn.frames(turn.min_stop_s, audio.frame_ms), ended, self._frame_s)
+                                   turn.frames(turn.min_stop_s, audio.frame_ms), ended, self._frame_s, pending)
 
     @property
     def state(self) -> TurnState:
@@ -181,9 +195,10 @@ class TurnDetector:
         out: list[Frame] = []
         for f in self.reframer.push(frame):
             events = self._decide(f)
-            out += [e for e in events if not isinstance(e, TurnEnd)]  # TurnStart, Duck, Unduck
+            ends = (TurnEnd, TurnPending)  # follow the audio they end
+            out += [e for e in events if not isinstance(e, ends)]  # TurnStart, TurnResumed, Duck, Unduck
             out.append(f)
-            out += [e for e in events if isinstance(e, TurnEnd)]
+            out += [e for e in events if isinstance(e, ends)]
         return out
 
     def _decide(self, f: AudioFrame) -> list[Frame]:

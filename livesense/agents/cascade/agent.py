@@ -105,6 +105,10 @@ class CascadeAgent:
         self.interruptions += 1
         self.dialogue.mark_interrupted(turn.id)
 
+    def discarded(self, turn: TurnEnd) -> None:
+        """A reply started before the turn ended was dropped unheard: no trace in the dialogue."""
+        self.dialogue.forget(turn.id)
+
     def reset(self) -> None:
         self.history.reset()
         self.scene.reset()

@@ -104,6 +104,12 @@ class Dialogue:
     def add(self, turn: int, user: str, reply: str) -> None:
         self._history.append(Exchange(turn, _one_line(user), _one_line(reply)))
 
+    def forget(self, turn: int) -> None:
+        """Drop the exchange of ``turn`` (a reply started early and dropped unheard)."""
+        kept = [ex for ex in self._history if ex.turn != turn]
+        self._history.clear()
+        self._history.extend(kept)
+
     def mark_interrupted(self, turn: int) -> bool:
         """Flag the exchange of ``turn`` as cut off; False if it is not in the history."""
         for ex in self._history:
