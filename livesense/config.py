@@ -98,6 +98,8 @@ class DuplexConfig:
     clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
     clear_after_unadapted_s: float = 0.2  # ... before the canceller has converged (delay unknown: bulk + tail)
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
+    tail_decay_db: float = 1.5  # a voiced frame this far below both frames before it is a decaying tail
+    #                             (room reverberation of the agent's voice), never "clear of echo"
 
     def frames(self, seconds: float, frame_ms: int) -> int:
         """Seconds -> whole frames (at least one), the single place this rounding happens."""

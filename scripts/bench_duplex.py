@@ -164,7 +164,7 @@ def sim_room(k: int, room: tuple) -> RoomConfig:
 
 def duplex_cfg(policy: bool, args) -> Config:
     d = DuplexConfig(min_speech_s=args.min_speech_s, min_voiced_s=args.min_voiced_s,
-                     near_margin_db=args.near_margin_db, voicing=args.voicing)
+                     near_margin_db=args.near_margin_db, voicing=args.voicing, tail_decay_db=args.tail_decay_db)
     if not policy:  # baseline: the plain turn rule hears everything
         d = DuplexConfig(min_speech_s=Config().turn.start_s, min_voiced_s=0.0, voicing=-1.0,
                          near_margin_db=-200.0, min_level_dbfs=-200.0)
@@ -328,6 +328,7 @@ def main() -> None:
     p.add_argument("--min-voiced-s", type=float, default=d.min_voiced_s, help="DuplexConfig.min_voiced_s")
     p.add_argument("--near-margin-db", type=float, default=d.near_margin_db, help="DuplexConfig.near_margin_db")
     p.add_argument("--voicing", type=float, default=d.voicing, help="DuplexConfig.voicing")
+    p.add_argument("--tail-decay-db", type=float, default=d.tail_decay_db, help="DuplexConfig.tail_decay_db")
     p.add_argument("--no-baseline", action="store_true", help="skip the run without the barge-in policy")
     p.add_argument("--dev", action="store_true", help="run only the dev set (for tuning; not the report)")
     args = p.parse_args()

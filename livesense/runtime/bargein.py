@@ -26,7 +26,9 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    must be heard *clear of echo* (both may come at different times of one duck): with the canceller's reference quiet (below
    ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail), or for
    ``clear_after_unadapted_s`` while the canceller has not converged (the echo's delay is
-   not known yet: it may still be on its way). The duck makes that happen
+   not known yet: it may still be on its way), and not falling like a room's tail
+   (``tail_decay_db`` below both frames before it: the agent's voice still ringing in a
+   reverberant room the canceller has not learnt yet). The duck makes that happen
    within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
    canceller (a residual the filter underestimates at the end of a loud sentence, a
    nonlinear speaker) stops with it. Without a canceller every frame is clear. Then the
@@ -131,6 +133,7 @@ class BargeInPolicy:
         self._audible, self._echo_info = audible, echo_info
         self._win = np.zeros(2 * audio.frame_size, np.float32)  # pitch window: last 2 frames
         self._hist: collections.deque = collections.deque(maxlen=self.window)
+        self._levels: collections.deque = collections.deque(maxlen=3)  # last frame levels, dBFS
         self.rejected = collections.Counter()  # why frames did not count (diagnostics)
         self._run, self._run_onset, self._run_voiced, self._fresh = 0, 0.0, 0, True  # consecutive counted frames
         self._duck_at: float | None = None  # onset of the duck in progress
@@ -141,6 +144,7 @@ class BargeInPolicy:
 
     def reset(self) -> None:
         self._hist.clear()
+        self._levels.clear()
         self._win[:] = 0.0
         self.rejected.clear()
         self._end_run()
@@ -169,6 +173,7 @@ class BargeInPolicy:
         self._win[:n] = self._win[n:]
         self._win[n:] = frame
         level = 10 * np.log10(float(np.mean(np.square(frame, dtype=np.float64))) + 1e-12)
+        self._levels.append(level)
         if not vad_speech:
             return self._reject("vad")
         if level < self.config.min_level_dbfs:
@@ -184,6 +189,14 @@ class BargeInPolicy:
         voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing and self._bright(frame)
         return True, voiced
 
+    def _decaying(self) -> bool:
+        """The frame is quieter than both frames before it by ``tail_decay_db``: the falling
+        tail of a sound (the agent's own voice ringing in a reverberant room while the
+        canceller has not converged), not a voice that starts or holds."""
+        if len(self._levels) < 3:
+            return False
+        return self._levels[-1] < max(self._levels[-3], self._levels[-2]) - self.config.tail_decay_db
+
     def _bright(self, frame: np.ndarray) -> bool:
         """Energy above ~``min_bright_hz``: a voice's formants, not a thud's rumble (narrow-band
         low noise looks periodic to YIN). E[diff^2]/E[x^2] = 2(1 - cos 2 pi f/fs) for a tone."""
@@ -198,7 +211,7 @@ class BargeInPolicy:
 
     def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
         counts, voiced = self.judge(frame, t, vad_speech)
-        clear = voiced and (self._echo_info is None or self._ref_quiet > self._tail)
+        clear = voiced and (self._echo_info is None or (self._ref_quiet > self._tail and not self._decaying()))
         self._hist.append((counts, voiced, t, clear))
         n = sum(1 for h in self._hist if h[0])
         v = sum(1 for h in self._hist if h[1])
