@@ -256,3 +256,14 @@ def test_duplex_session_ducks_before_it_flushes(speech):
     assert ducks and ducks[0] < ev.interrupts[0]
     silent = [t for t in ev.held_out if t >= onset]
     assert silent and silent[0] <= ev.cut_out[0] and silent[0] - onset < 0.35
+
+
+def test_a_decaying_tail_is_never_clear_of_echo():
+    """The agent's voice ringing on in a room the canceller has not learnt: voiced, loud, the
+    reference quiet for longer than the tail rule — but falling 1.6 dB per frame. It ducks at
+    most; it never confirms (without the decay rule it did). The same tone held steady confirms."""
+    quiet_ref = lambda t: SimpleNamespace(near_db=30.0, ref_db=-120.0, adapted=False)  # noqa: E731
+    tone = harmonic(140, 1.2)
+    tail = tone * 10 ** (-80 * np.arange(len(tone)) / FS / 20)  # -80 dB/s: RT60 0.75 s
+    assert "TurnStart" not in [e[0] for e in events(tail, echo_info=quiet_ref)]
+    assert "TurnStart" in [e[0] for e in events(tone, echo_info=quiet_ref)]
