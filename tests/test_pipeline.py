@@ -148,3 +148,18 @@ def test_no_barge_in_when_agent_is_silent(clip):
     assert pipe.tracer.turn_summary()["turns"] == 2
     assert pipe.tracer.counters().get("interrupts") is None
     assert sink.flushed == 0
+
+
+def test_replies_are_computed_during_the_end_of_turn_wait(clip):
+    """Every reply starts on TurnPending and is used when its turn ends; pauses inside a
+    turn start replies that are dropped unheard (no extra reply, no interruption of its own)."""
+    x, sr = clip
+    pipe, sink, rec = build(ParrotAgent(), x, sr, speed=4.0)
+    pipe.run(timeout=30)
+    c = pipe.tracer.counters()
+    texts = [f for f in rec.frames if isinstance(f, TextFrame)]
+    assert c["speculations_used"] == 2 == len(texts)
+    assert c["speculations"] == c["speculations_used"] + c.get("speculations_dropped", 0)
+    off, _, _ = build(ParrotAgent(), x, sr, replace(FIXED, speculate_s=None), speed=4.0)
+    off.run(timeout=30)
+    assert "speculations" not in off.tracer.counters()
