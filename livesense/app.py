@@ -180,7 +180,8 @@ def duplex_front(spec: RunSpec, cfg: Config, output: AudioSink, playback: Playba
 def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
                   on_text: Callable[[TextFrame], None] | None = None, agent: Agent | None = None,
                   sources: list[Source] | None = None, output: AudioSink | None = None,
-                  output_latency_s: float | None = None) -> Session:
+                  output_latency_s: float | None = None,
+                  on_ready: Callable[[], None] | None = None) -> Session:
     """A ready pipeline for ``spec``; ``agent``, ``sources`` and ``output`` (with its latency
     ahead of the ear) override what the spec names (the browser demo brings its own)."""
     clock = clock or MonotonicClock()
@@ -199,10 +200,13 @@ def build_session(spec: RunSpec, cfg: Config, clock: Clock | None = None,
     except BaseException:
         output.close()
         raise
-    return Session(Pipeline(sources, stages, clock, tracer, cfg.runtime), output, transcript, cfg.runtime.realtime)
+    pipeline = Pipeline(sources, stages, clock, tracer, cfg.runtime, on_ready=on_ready)
+    return Session(pipeline, output, transcript, cfg.runtime.realtime)
 
 
-def run_session(spec: RunSpec, cfg: Config, on_text: Callable[[TextFrame], None] | None = None) -> dict:
-    session = build_session(spec, cfg, on_text=on_text)
+def run_session(spec: RunSpec, cfg: Config, on_text: Callable[[TextFrame], None] | None = None,
+                on_ready: Callable[[], None] | None = None) -> dict:
+    """Build and run a session to its end; ``on_ready`` is called once input flows."""
+    session = build_session(spec, cfg, on_text=on_text, on_ready=on_ready)
     session.pipeline.run()
     return session.report()

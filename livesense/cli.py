@@ -127,7 +127,8 @@ def cmd_run(args) -> int:
         apply_demo(args)
     spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent,
                    whisper_dir=args.whisper_dir, gguf=args.gguf, piper_onnx=args.piper_onnx)
-    report = run_session(spec, config_from(args), on_text=TranscriptPrinter())
+    ready = lambda: print("livesense: listening", file=sys.stderr, flush=True)  # noqa: E731
+    report = run_session(spec, config_from(args), on_text=TranscriptPrinter(), on_ready=ready)
     print(format_report(report))
     if args.trace:
         with open(args.trace, "w") as fh:

@@ -40,6 +40,12 @@ def parse_args():
     p.add_argument("--export-only", action="store_true", help="skip training, export the checkpoint")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (fresh optimizer and schedule)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 on shared cores)")
+    p.add_argument("--device", default="cpu", help="training device: cpu, or cuda (bf16 autocast)")
+    p.add_argument("--workers", type=int, default=0, help="processes that build batches (0: in the training loop)")
+    p.add_argument("--voices", type=int, default=None, help="espeak-ng voices asking the questions (new --data only)")
+    p.add_argument("--aug", type=int, default=2, help="augmented copies of every question clip (new --data only)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--no-export", action="store_true", help="train only (e.g. on a GPU box without gguf)")
     return p.parse_args()
 
 
@@ -52,7 +58,9 @@ def codebooks_path(arg: str | None, data: Path) -> Path:
         return Path(arg)
     marker = data / "codebooks.sha256"
     if marker.exists():
-        return Path(marker.read_text().split(maxsplit=1)[1].strip())
+        recorded = Path(marker.read_text().split(maxsplit=1)[1].strip())
+        if recorded.exists():  # else the folder moved to another machine: build_all checks the sha
+            return recorded
     return Path(DEFAULT_CODEBOOKS)
 
 
@@ -103,10 +111,11 @@ def main():
     ck = torch.load(ckpt, map_location="cpu", weights_only=False) if a.export_only else None
     if ck is not None:
         cb = trained_codebooks(ck, [cb, data / "lsc1_codebooks.npz"])
-    caches = D.build_all(data, a.seed, n_scenes=a.scenes, codebooks=str(cb))
+    caches = D.build_all(data, a.seed, n_scenes=a.scenes, codebooks=str(cb), n_aug=a.aug,
+                         n_espeak=a.voices or D.N_ESPEAK_USER_VOICES)
     tc = T.GPU_CONFIG if a.gpu else T.TrainConfig()
     tc = replace(tc, seed=a.seed, **{k: v for k, v in (("steps", a.steps), ("max_minutes", a.minutes),
-                                                          ("batch", a.batch)) if v is not None})
+                                                          ("batch", a.batch), ("lr", a.lr)) if v is not None})
     if ck is not None:  # export what the checkpoint is, whatever the flags say
         tc = T.TrainConfig(**ck["train_config"])
     layout = default_layout()
@@ -121,7 +130,11 @@ def main():
         if a.init and not ckpt.exists():
             model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=False)["model"])
             extra["init"] = a.init
-        summary = T.train(model, cur, tc, ckpt, extra={"codebooks_sha256": caches.codebooks_sha256})
+        summary = T.train(model, cur, tc, ckpt, extra={"codebooks_sha256": caches.codebooks_sha256},
+                          device=a.device, workers=a.workers)
+        if a.no_export:
+            print(json.dumps({"summary": summary}))
+            return
         ck = torch.load(ckpt, map_location="cpu", weights_only=False)
     extra["trained_steps"] = int(ck["step"])
     extra["last_log"] = ck["history"][-1] if ck["history"] else None

@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 from livesense.capture.devices import refresh_portaudio
 
 RATE = 48000
@@ -139,3 +141,17 @@ class PulseServer:
                 self.proc.kill()
                 self.proc.wait(5)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def wait_until_listening(run: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Block until the assistant says its mic delivers frames (start-up time varies with
+    load: a fixed sleep fed the first turn into a mic that was not open yet)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = run.stderr.readline()
+        if "livesense: listening" in line:
+            time.sleep(0.3)  # the first reply's output stream opens alongside
+            return
+        if not line and run.poll() is not None:
+            break
+    pytest.fail(f"the assistant never started listening (rc {run.poll()})")

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from pulse import wait_until_listening
 
 pytestmark = pytest.mark.audio
 FS = 16000
@@ -58,7 +59,7 @@ def test_assistant_does_not_hear_itself_but_yields_to_user(echo_path, tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--agent", "parrot"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3.0)  # python start + PortAudio streams open
+        wait_until_listening(run)
         pulse.paplay(str(tmp_path / "a.wav")).wait(20)
         time.sleep(first + 2.0)  # the reply plays and its echo comes back: nothing must happen
         pulse.paplay(str(tmp_path / "b.wav")).wait(20)

@@ -17,6 +17,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import correlate
 
+from pulse import wait_until_listening
+
 pytestmark = pytest.mark.audio
 DATA = Path(__file__).parent / "data"
 
@@ -28,7 +30,7 @@ def test_assistant_on_virtual_devices(pulse, tmp_path):
                             "--file-format=wav", str(rec_path)], env=env)
     run = subprocess.Popen([sys.executable, "-m", "livesense", "run", "--agent", "parrot"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)  # python start + PortAudio streams open
+    wait_until_listening(run)
     feed = pulse.paplay(str(DATA / "turns.wav"))
     feed.wait(20)
     time.sleep(4.0)  # the second reply plays out

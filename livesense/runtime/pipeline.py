@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 from livesense.clock import Clock
 from livesense.config import RuntimeConfig
@@ -39,10 +39,14 @@ class Source(Protocol):
 
 class Pipeline:
     def __init__(self, sources: list[Source], stages: list[Stage], clock: Clock,
-                 tracer: Tracer | None = None, config: RuntimeConfig | None = None) -> None:
+                 tracer: Tracer | None = None, config: RuntimeConfig | None = None,
+                 on_ready: Callable[[], None] | None = None) -> None:
+        """``on_ready``: called once, when the primary source delivers its first frame
+        (the mic is open and listening)."""
         if not sources or not stages:
             raise ValueError("a pipeline needs at least one source and one stage")
         self.sources, self.stages, self.clock = sources, stages, clock
+        self.on_ready = on_ready
         self.config = config or RuntimeConfig()
         self.tracer = tracer or Tracer(self.config.trace)
         cfg = self.config
@@ -125,6 +129,8 @@ class Pipeline:
             if first:  # the session's time origin: capture time of the first input sample
                 self.tracer.mark(SESSION, "source_start", frame.t_capture)
                 first = False
+                if self.on_ready is not None:
+                    self.on_ready()
             ch.put(frame)
         if primary and not self._stop.is_set():  # only the primary source ends the session
             ch.put(end or EndOfStream(t_capture=self.clock.now()))

@@ -88,7 +88,7 @@ def load_units(path: Path) -> dict[str, np.ndarray]:
 N_ESPEAK_USER_VOICES = 24  # espeak-ng training voices that ask the questions, besides Piper joe
 
 
-def user_voices(split: str, seed: int = 0):
+def user_voices(split: str, seed: int = 0, n_espeak: int = N_ESPEAK_USER_VOICES):
     """Who asks the questions. Train: Piper joe at 3 speeds + 24 random espeak-ng
     accent/variant/pitch/speed voices (Piper joe alone taught a model that only joe is
     heard: 0.08 text accuracy on held-out voices); eval: the held-out voices."""
@@ -96,10 +96,11 @@ def user_voices(split: str, seed: int = 0):
 
     if split != "train":
         return HELDOUT_VOICES
-    return PIPER_TRAIN_VOICES + espeak_train_voices(N_ESPEAK_USER_VOICES, seed)
+    return PIPER_TRAIN_VOICES + espeak_train_voices(n_espeak, seed)
 
 
-def build_user(codec, out: Path, split: str, seed: int, n_aug: int) -> dict:
+def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
+               n_espeak: int = N_ESPEAK_USER_VOICES) -> dict:
     """Every question phrasing in every voice of ``split`` (+ ``n_aug`` augmented copies)."""
     if out.exists():
         return load_user(out)
@@ -110,7 +111,7 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int) -> dict:
 
     rng = np.random.default_rng([seed, 1 if split == "train" else 2])
     codes, skill, text, voice = [], [], [], []
-    items = [(s, q, v) for s, qs in C.QUESTIONS.items() for q in qs for v in user_voices(split, seed)]
+    items = [(s, q, v) for s, qs in C.QUESTIONS.items() for q in qs for v in user_voices(split, seed, n_espeak)]
     for s, q, v in tqdm(items, desc=f"user speech ({split})", unit="clip"):
         x = speak(v, q)
         for a in range(1 + n_aug):
@@ -315,7 +316,7 @@ class Caches:
 
 
 def build_all(root: Path, seed: int = 0, n_scenes: int = 2500, n_aug: int = 2, codebooks: str | None = None,
-              with_eval: bool = False) -> Caches:
+              with_eval: bool = False, n_espeak: int = N_ESPEAK_USER_VOICES) -> Caches:
     """Build (or load) every training cache under ``root``."""
     from livesense.codec.rvq import sha256_of
 
@@ -329,7 +330,7 @@ def build_all(root: Path, seed: int = 0, n_scenes: int = 2500, n_aug: int = 2, c
     marker.write_text(f"{digest}  {cb}\n")
     codec = load_codec(cb)
     units = build_units(codec, root / "units.npz")
-    user = build_user(codec, root / "user_train.npz", "train", seed, n_aug)
+    user = build_user(codec, root / "user_train.npz", "train", seed, n_aug, n_espeak)
     scenes = build_scenes(root / "scenes_train.npz", "train", n_scenes, seed)
     if with_eval:
         build_eval(root, seed, codec)

@@ -133,8 +133,9 @@ class TinyTrainModel(nn.Module):
         with torch.no_grad():
             acc = (logits.argmax(-1) == tgt).float()
             c = tgt_cls[sel]
-            stats = {"loss": float(loss), "acc_free": float(acc[c == 0].mean()) if (c == 0).any() else 0.0,
-                     "acc_audio": float(acc[c > 0].mean()) if (c > 0).any() else 0.0}
+            free, audio = (c == 0).float(), (c > 0).float()  # tensors: no device sync per step
+            stats = {"loss": loss.detach(), "acc_free": (acc * free).sum() / free.sum().clamp(min=1),
+                     "acc_audio": (acc * audio).sum() / audio.sum().clamp(min=1)}
         return loss, stats
 
     def forward(self, ids, cos, sin, cls):  # what DistributedDataParallel calls
@@ -205,6 +206,64 @@ def batch_tensors(model: TinyTrainModel, seqs):
     return torch.from_numpy(ids), cos, sin, torch.from_numpy(cls)
 
 
+class RopeTable:
+    """The scheme's rotation angles computed on the training device from integer positions
+    (``PositionScheme.angles`` is numpy): pair i of the half rotates by pos[section(i)] * s^i,
+    s^i taken in float32 as ggml does. Agrees with the numpy scheme to float32 rounding."""
+
+    def __init__(self, scheme, device) -> None:
+        scale = np.float32(np.power(np.float32(scheme.rope_base), np.float32(-2.0 / (2 * scheme.half)), dtype=np.float32))
+        f = np.empty(scheme.half, np.float32)
+        cur = np.float32(1.0)
+        for i in range(scheme.half):
+            f[i] = cur
+            cur = np.float32(cur * scale)
+        self.freq = torch.as_tensor(f, device=device)
+        self.sec = torch.as_tensor(scheme.pair_section(), device=device, dtype=torch.long)
+
+    def __call__(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 4, T) int -> cos, sin (B, T, half) float32."""
+        a = pos.float()[:, self.sec, :].transpose(1, 2) * self.freq
+        return torch.cos(a), torch.sin(a)
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Step ``s``'s batch drawn from ``rng([seed, s])``, collated to numpy (ids, pos, cls).
+    With several DataLoader workers, worker w makes steps w, w+W, ...; the loader's round
+    robin hands them back in step order, so a run sees the same data with any worker count."""
+
+    def __init__(self, curriculum, seed: int, batch: int, start: int, stop: int) -> None:
+        self.cur, self.seed, self.batch, self.start, self.stop = curriculum, seed, batch, start, stop
+
+    def __iter__(self):
+        from livesense.train.data import collate
+
+        info = torch.utils.data.get_worker_info()
+        w, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        for step in range(self.start + w, self.stop, n):
+            rng = np.random.default_rng([self.seed, step])
+            ids, pos, cls = collate([self.cur.sample(rng) for _ in range(self.batch)])
+            yield torch.from_numpy(ids), torch.from_numpy(pos), torch.from_numpy(cls)
+
+
+def batch_stream(curriculum, tc: "TrainConfig", start: int, workers: int):
+    """(ids, pos, cls) tensors from step ``start`` on, made by ``workers`` processes; if a
+    worker breaks (e.g. a small /dev/shm), generation goes on in-process from that step."""
+    step = start
+    if workers > 0:
+        loader = torch.utils.data.DataLoader(Batches(curriculum, tc.seed, tc.batch, start, tc.steps),
+                                             batch_size=None, num_workers=workers, prefetch_factor=8,
+                                             pin_memory=torch.cuda.is_available())
+        try:
+            for b in loader:
+                yield b
+                step += 1
+            return
+        except Exception as e:  # noqa: BLE001 - the data is reproducible: carry on without workers
+            log.warning("batch workers failed at step %d (%s); generating in-process", step, e)
+    yield from Batches(curriculum, tc.seed, tc.batch, step, tc.steps)
+
+
 def save_ckpt(path: Path, model, opt, step: int, tc: TrainConfig, history: list, extra: dict,
               minutes: float = 0.0) -> None:
     tmp = path.with_suffix(".tmp")
@@ -215,15 +274,19 @@ def save_ckpt(path: Path, model, opt, step: int, tc: TrainConfig, history: list,
 
 
 def train(model: TinyTrainModel, curriculum, tc: TrainConfig, ckpt: Path, extra: dict | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, device: str = "cpu", workers: int = 0) -> dict:
     """Run (or resume) training; returns a summary dict. Stops at ``tc.steps`` or
-    ``tc.max_minutes``, checkpointing every ``tc.ckpt_every_s`` and at the end."""
+    ``tc.max_minutes``, checkpointing every ``tc.ckpt_every_s`` and at the end.
+    ``device="cuda"``: bf16 autocast on the GPU, batches made by ``workers`` processes."""
+    dev = torch.device(device)
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=(0.9, 0.95), weight_decay=0.01)
     step, history, spent = 0, [], 0.0
     if ckpt.exists():
         ck = torch.load(ckpt, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
         step, history = int(ck["step"]), list(ck["history"])
         spent = float(ck.get("minutes", 0.0))
         log.info("resumed from %s at step %d", ckpt, step)
@@ -236,12 +299,15 @@ def train(model: TinyTrainModel, curriculum, tc: TrainConfig, ckpt: Path, extra:
     model.train()
     ema = None
     minutes = lambda: spent + (time.monotonic() - t_start) / 60  # noqa: E731  (total over resumes)
+    rope = RopeTable(model.lm.scheme, dev)
+    batches = batch_stream(curriculum, tc, step, workers)
     while step < tc.steps and minutes() < tc.max_minutes:
-        rng = np.random.default_rng([tc.seed, step])
-        ids, cos, sin, cls = batch_tensors(model, [curriculum.sample(rng) for _ in range(tc.batch)])
+        ids, pos, cls = (x.to(dev, non_blocking=True) for x in next(batches))
+        cos, sin = rope(pos)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc, minutes())
-        loss, st = model.loss(ids, cos, sin, cls)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            loss, st = model.loss(ids, cos, sin, cls)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -249,16 +315,18 @@ def train(model: TinyTrainModel, curriculum, tc: TrainConfig, ckpt: Path, extra:
         step += 1
         ema = st if ema is None else {k: 0.95 * ema[k] + 0.05 * st[k] for k in st}
         if step % 10 == 0:
-            history.append({"step": step, "min": round(minutes(), 2), "lr": round(lr_at(step, tc, minutes()), 6), **{k: round(v, 4) for k, v in ema.items()}})
+            now = {k: round(float(v), 4) for k, v in ema.items()}
+            history.append({"step": step, "min": round(minutes(), 2), "lr": round(lr_at(step, tc, minutes()), 6), **now})
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in now.items()}, refresh=False)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()}, refresh=False)
         if time.monotonic() - last_ck > tc.ckpt_every_s:
             save_ckpt(ckpt, model, opt, step, tc, history, extra or {}, minutes())
             last_ck = time.monotonic()
     save_ckpt(ckpt, model, opt, step, tc, history, extra or {}, minutes())
     if bar is not None:
         bar.close()
-    model.eval()
+    model.to("cpu").eval()
     return {"steps": step, "minutes_this_run": round((time.monotonic() - t_start) / 60, 1),
-            "final": ema, "history_tail": history[-3:]}
+            "final": {k: round(float(v), 4) for k, v in (ema or {}).items()}, "history_tail": history[-3:]}
