@@ -10,6 +10,8 @@ codes are decoded by LSC-1 and transcribed by Whisper tiny.en, and the transcrip
 scored per skill (the slot words must be right and no contradicting slot word spoken).
 
 reference_wer: Whisper on the same expected texts spoken directly by Piper (the floor).
+composed_wer: Whisper on the expected replies composed from the training units and decoded
+by LSC-1 (what a perfect model would say: the floor of the unit recordings and the codec).
 silent_while_user_speaks: at every user frame of every prompt, does the model choose
 ``silence`` over text, codes, text_end and eou? stop_on_interrupt: after a reply cut
 mid-way by ``user``, does it choose ``eou``? Last line: JSON.
@@ -141,6 +143,19 @@ def reference_wer(texts: list[str], asr) -> tuple[int, int]:
     return e, n
 
 
+def composed_wer(res: list[dict], units: dict, codec, asr) -> tuple[int, int]:
+    """Whisper on each expected reply composed from the training units and decoded by
+    LSC-1: what a perfect model would say (the unit recordings' and the codec's floor)."""
+    e = n = 0
+    for t in sorted({r["reply"] for r in res}):
+        us = next(r["units"] for r in res if r["reply"] == t)
+        k = sum(r["reply"] == t for r in res)
+        audio = codec.decode(np.concatenate([units[u] for u in us]).astype(np.int32))
+        de, dn = wer_counts(t, asr.transcribe(audio))
+        e, n = e + k * de, n + k * dn
+    return e, n
+
+
 def main():
     logging.basicConfig(level=logging.WARNING)
     a = parse_args()
@@ -177,7 +192,10 @@ def main():
         with open(a.dump, "w") as f:
             for r in res:
                 f.write(json.dumps(r) + "\n")
-    print(json.dumps(summary(res, asr, time.monotonic() - t0, str(model))))
+    out = summary(res, asr, time.monotonic() - t0, str(model))
+    ce, cn = composed_wer(res, units, codec, asr)
+    out["composed_wer"] = round(ce / max(1, cn), 4)
+    print(json.dumps(out))
 
 
 def summary(res: list[dict], asr, seconds: float, model: str) -> dict:

@@ -46,6 +46,7 @@ def parse_args():
     p.add_argument("--aug", type=int, default=2, help="augmented copies of every question clip (new --data only)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--no-export", action="store_true", help="train only (e.g. on a GPU box without gguf)")
+    p.add_argument("--build-only", action="store_true", help="build the training and evaluation caches, then stop")
     return p.parse_args()
 
 
@@ -112,7 +113,11 @@ def main():
     if ck is not None:
         cb = trained_codebooks(ck, [cb, data / "lsc1_codebooks.npz"])
     caches = D.build_all(data, a.seed, n_scenes=a.scenes, codebooks=str(cb), n_aug=a.aug,
-                         n_espeak=a.voices or D.N_ESPEAK_USER_VOICES)
+                         n_espeak=a.voices or D.N_ESPEAK_USER_VOICES, with_eval=a.build_only)
+    if a.build_only:
+        print(json.dumps({"data": str(data), "user_clips": len(caches.user_train["codes"]),
+                          "scenes": len(caches.scenes_train["labels"]), "codebooks_sha256": caches.codebooks_sha256}))
+        return
     tc = T.GPU_CONFIG if a.gpu else T.TrainConfig()
     tc = replace(tc, seed=a.seed, **{k: v for k, v in (("steps", a.steps), ("max_minutes", a.minutes),
                                                           ("batch", a.batch), ("lr", a.lr)) if v is not None})

@@ -4,7 +4,7 @@
 #
 #   bash scripts/train_tiny_gpu.sh DATA MINUTES OUT [RUN:LR ...]
 #
-# DATA: a cache folder built here first (scripts/train_tiny.py --steps 0 builds it; the
+# DATA: a cache folder built here first (scripts/train_tiny.py --build-only builds it; the
 # GPU box needs no speech engines then). Each RUN:LR trains one model (default size) at
 # that peak learning rate, all runs side by side on the one GPU (a 15M-parameter model
 # leaves most of it idle). Each writes OUT/RUN.pt.part_* : the weights only, float16,

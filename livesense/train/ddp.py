@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="data/tiny", help="cache folder (build it once with scripts/train_tiny.py --steps 0)")
+    p.add_argument("--data", default="data/tiny", help="cache folder (build it once with scripts/train_tiny.py --build-only)")
     p.add_argument("--ckpt", default="data/tiny/ckpt_ddp.pt", help="checkpoint, resumed if present")
     p.add_argument("--steps", type=int, default=None, help="total steps")
     p.add_argument("--batch", type=int, default=None, help="sequences per step per GPU")
