@@ -301,8 +301,12 @@ def train(model: TinyTrainModel, curriculum, tc: TrainConfig, ckpt: Path, extra:
     minutes = lambda: spent + (time.monotonic() - t_start) / 60  # noqa: E731  (total over resumes)
     rope = RopeTable(model.lm.scheme, dev)
     batches = batch_stream(curriculum, tc, step, workers)
+    waited, t_log = 0.0, time.monotonic()  # time spent waiting for batches since the last log line
     while step < tc.steps and minutes() < tc.max_minutes:
-        ids, pos, cls = (x.to(dev, non_blocking=True) for x in next(batches))
+        t_wait = time.monotonic()
+        batch = next(batches)
+        waited += time.monotonic() - t_wait
+        ids, pos, cls = (x.to(dev, non_blocking=True) for x in batch)
         cos, sin = rope(pos)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, tc, minutes())
@@ -316,6 +320,9 @@ def train(model: TinyTrainModel, curriculum, tc: TrainConfig, ckpt: Path, extra:
         ema = st if ema is None else {k: 0.95 * ema[k] + 0.05 * st[k] for k in st}
         if step % 10 == 0:
             now = {k: round(float(v), 4) for k, v in ema.items()}
+            # data_wait: share of the wall time spent waiting for batches (1 = input-bound)
+            now["data_wait"] = round(waited / max(1e-9, time.monotonic() - t_log), 3)
+            waited, t_log = 0.0, time.monotonic()
             history.append({"step": step, "min": round(minutes(), 2), "lr": round(lr_at(step, tc, minutes()), 6), **now})
             if bar is not None:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in now.items()}, refresh=False)
