@@ -92,14 +92,20 @@ class DuplexConfig:
     impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
     duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
     duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then
-    duck_release_s: float = 0.3  # ... or sooner, after this long without a counted frame (a cough ended;
-    #                               a pause between words is shorter)
+    duck_release_s: float = 0.45  # ... or sooner, after this long without a counted frame (a cough ended;
+    #                               a comma pause, 0.2-0.4 s, is shorter: at 0.3 s one released a real barge-in)
     clear_voiced_s: float = 0.04  # voiced speech heard clear of echo (reference quiet) before a barge-in
     clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
     clear_after_unadapted_s: float = 0.2  # ... before the canceller has converged (delay unknown: bulk + tail)
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
     tail_decay_db: float = 1.5  # a voiced frame this far below both frames before it is a decaying tail
     #                             (room reverberation of the agent's voice), never "clear of echo"
+    faint_ref_db: float = 40.0  # a reference this far below the frame cannot echo loud enough to matter
+    #                             (even through a lossless path): it counts as quiet (a fade's residue)
+    tail_margin_db: float = 40.0  # the decaying-tail rule only judges frames within this of the echo bound
+    #                               (a voice 80 dB above any possible echo may fade within its syllable)
+    no_echo_db: float = -30.0  # measured echo path below this (the mic does not hear the speaker:
+    #                            headphones): voiced frames are clear of echo without waiting for quiet
 
     def frames(self, seconds: float, frame_ms: int) -> int:
         """Seconds -> whole frames (at least one), the single place this rounding happens."""

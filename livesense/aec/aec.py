@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livesense.aec.coupling import CouplingMeter
 from livesense.aec.delay import DelayConfig, DelayEstimator
 from livesense.aec.mdf import AdaptiveFilter
 from livesense.aec.ring import TimelineRing
@@ -71,6 +72,7 @@ class AecConfig:
     #                  converges) unable to interrupt at their own level.
     echo_release_db_per_s: float = 150.0  # echo bound decay after the far end stops (RT60 0.4 s)
     coupling_s: float = 2.0  # time constant of the echo-path gain (echo estimate / reference)
+    coupling_window_s: float = 3.0  # playback over which mic energy bounds the echo path (CouplingMeter)
     coupling_margin_db: float = 3.0  # the gain-based bound's allowance for a louder-than-usual echo
     settle_s: float = 1.0  # after the filter first converges, both bounds hold this long
     leak_rise_db_per_s: float = 3.0  # the bound's leak follows drops at once but rises slowly:
@@ -107,6 +109,7 @@ class EchoInfo:
     out_db: float
     residual_db: float
     adapted: bool
+    coupling_db: float | None = None  # measured bound on the echo path's gain (CouplingMeter), None: unknown
 
     @property
     def near_db(self) -> float:
@@ -126,6 +129,7 @@ class EchoCanceller:
         self.suppressor = ResidualSuppressor(c.block, c.sample_rate, c.over, c.floor_db, c.dd,
                                              c.release_ms) if c.suppress else None
         self.estimator = DelayEstimator(c.sample_rate, c.delay, c.samples(c.initial_delay_ms))
+        self.meter = CouplingMeter(c.frame_ms * 1e-3, c.coupling_window_s, c.delay.max_delay_s)
         span = (c.partitions + 1) * c.block + 2 * self.frame_size
         hist = max(c.samples(c.delay.max_delay_s * 1e3), c.samples(c.initial_delay_ms)) + span
         self._history = TimelineRing(hist)
@@ -161,6 +165,8 @@ class EchoCanceller:
         self._adapted_frames = 0
         self._ref_env_db = -120.0
         self._coupling_db: float | None = None
+        self.meter.reset()
+        self._measured_db: float | None = None
         self.info: EchoInfo | None = None  # the last frame's levels (see EchoInfo)
 
     # ---- playback side -------------------------------------------------------------
@@ -249,9 +255,13 @@ class EchoCanceller:
         db = lambda v: 10.0 * np.log10(float(v @ v) / (n * SCALE * SCALE) + 1e-12)  # noqa: E731
         self._levels = (db(self._d), db(self._x), db(self._y), db(self._o))
         ref_db, echo_db = self._levels[1], self._levels[2]
+        self._measured_db = self.meter.push(10.0 ** (self._levels[0] / 10.0), 10.0 ** (ref_db / 10.0))
         release = c.echo_release_db_per_s * c.frame_ms * 1e-3
         self._ref_env_db = max(ref_db, self._ref_env_db - release)
-        bound = self._ref_env_db + c.unadapted_coupling_db  # before convergence: the reference
+        coupling = c.unadapted_coupling_db  # before convergence: the reference, unless the mic
+        if self._measured_db is not None:  # has shown the echo to be quieter (headphones)
+            coupling = min(coupling, self._measured_db + c.coupling_margin_db)
+        bound = self._ref_env_db + coupling
         if self.filter.adapted:
             leak_db = 10.0 * np.log10(max(self.filter.leak, c.min_leak))
             rise = c.leak_rise_db_per_s * c.frame_ms * 1e-3
@@ -278,7 +288,7 @@ class EchoCanceller:
     def _info(self, t_capture: float) -> EchoInfo:
         mic_db, ref_db, echo_db, out_db = self._levels
         info = EchoInfo(t_capture, mic_db, ref_db, echo_db, out_db, self._bound_db,
-                        self.filter.adapted)
+                        self.filter.adapted, self._measured_db)
         self.info = info
         return info
 

@@ -24,11 +24,15 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
    are noise (no pitch), clicks are too short. And ``clear_voiced_s`` of those voiced frames
    must be heard *clear of echo* (both may come at different times of one duck): with the canceller's reference quiet (below
-   ``ref_quiet_dbfs``) for ``clear_after_s`` (the room's tail), or for
+   ``ref_quiet_dbfs``, or ``faint_ref_db`` under the frame: a fade's residue) for
+   ``clear_after_s`` (the room's tail), counted in time, pauses included, or for
    ``clear_after_unadapted_s`` while the canceller has not converged (the echo's delay is
    not known yet: it may still be on its way), and not falling like a room's tail
-   (``tail_decay_db`` below both frames before it: the agent's voice still ringing in a
-   reverberant room the canceller has not learnt yet). The duck makes that happen
+   (``tail_decay_db`` below both frames before it, for a frame within ``tail_margin_db`` of
+   the echo bound: the agent's voice still ringing in a reverberant room the canceller has
+   not learnt yet; a voice far above any possible echo fades within its syllables) — or at once, when the canceller has
+   measured that the mic does not hear the speaker at all (``EchoInfo.coupling_db`` below
+   ``no_echo_db``: headphones; see ``aec/coupling.py``). The duck makes that happen
    within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
    canceller (a residual the filter underestimates at the end of a loud sentence, a
    nonlinear speaker) stops with it. Without a canceller every frame is clear. Then the
@@ -48,11 +52,14 @@ from __future__ import annotations
 
 import collections
 import enum
+import logging
 from typing import Callable
 
 import numpy as np
 
 from livesense.config import AudioConfig, DuplexConfig
+
+log = logging.getLogger(__name__)
 
 F0_MIN, F0_MAX = 70.0, 400.0  # pitch range searched by periodicity()
 YIN_DIP = 0.15  # YIN's absolute threshold: the first lag below it is the period
@@ -140,6 +147,8 @@ class BargeInPolicy:
         self._duck_frames = self._quiet_frames = 0
         self._duck_speech, self._duck_clear = False, 0  # evidence since the duck began
         self._ref_quiet = 0  # consecutive frames with the canceller's reference quiet
+        self._no_echo = False  # the canceller measured no echo path worth the name (headphones)
+        self._near_tail = False  # the last counted frame was within tail_margin_db of the echo bound
         self._tail = self.clear_after  # ... needed for a frame to be clear of echo
 
     def reset(self) -> None:
@@ -149,6 +158,7 @@ class BargeInPolicy:
         self.rejected.clear()
         self._end_run()
         self._ref_quiet = 0
+        self._no_echo = False
 
     @property
     def ducked(self) -> bool:
@@ -174,16 +184,21 @@ class BargeInPolicy:
         self._win[n:] = frame
         level = 10 * np.log10(float(np.mean(np.square(frame, dtype=np.float64))) + 1e-12)
         self._levels.append(level)
+        # how long the reference has been quiet is a matter of time, counted on every frame
+        # (counted on speech frames only, a pause between words held the confirmation back)
+        info = self._echo_info(t) if self._echo_info is not None else None
+        quiet = info is None or info.ref_db < max(self.config.ref_quiet_dbfs, level - self.config.faint_ref_db)
+        self._ref_quiet = self._ref_quiet + 1 if quiet else 0
+        self._tail = self.clear_after if getattr(info, "adapted", True) else self.clear_after_unadapted
+        coupling = getattr(info, "coupling_db", None)
+        self._no_echo = coupling is not None and coupling < self.config.no_echo_db
         if not vad_speech:
             return self._reject("vad")
         if level < self.config.min_level_dbfs:
             return self._reject("quiet")
-        info = self._echo_info(t) if self._echo_info is not None else None
-        quiet = info is None or info.ref_db < self.config.ref_quiet_dbfs
-        self._ref_quiet = self._ref_quiet + 1 if quiet else 0
-        self._tail = self.clear_after if getattr(info, "adapted", True) else self.clear_after_unadapted
         if info is not None and info.near_db < self.config.near_margin_db:
             return self._reject("echo")
+        self._near_tail = info is not None and info.near_db < self.config.tail_margin_db
         if impulse_share(frame, self.slice) > self.config.impulse_share:
             return self._reject("impulse")
         voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing and self._bright(frame)
@@ -211,7 +226,8 @@ class BargeInPolicy:
 
     def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
         counts, voiced = self.judge(frame, t, vad_speech)
-        clear = voiced and (self._echo_info is None or (self._ref_quiet > self._tail and not self._decaying()))
+        clear = voiced and (self._echo_info is None or self._no_echo
+                            or (self._ref_quiet > self._tail and not (self._near_tail and self._decaying())))
         self._hist.append((counts, voiced, t, clear))
         n = sum(1 for h in self._hist if h[0])
         v = sum(1 for h in self._hist if h[1])
@@ -247,6 +263,8 @@ class BargeInPolicy:
         self._duck_frames += 1
         self._quiet_frames = 0 if counts else self._quiet_frames + 1
         if self._duck_frames + self.duck_need >= self.duck_hold or self._quiet_frames >= self.duck_release:
+            log.debug("duck at %.2f released at %.2f: speech %s, clear voiced frames %d, rejected %s",
+                      self._duck_at, t, self._duck_speech, self._duck_clear, dict(self.rejected))
             self._duck_at = None
             return Verdict.RELEASE, t
         return Verdict.NONE, t
