@@ -100,7 +100,7 @@ class DuplexConfig:
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
     tail_decay_db: float = 1.5  # a voiced frame this far below both frames before it is a decaying tail
     #                             (room reverberation of the agent's voice), never "clear of echo"
-    faint_ref_db: float = 40.0  # a reference this far below the frame cannot echo loud enough to matter
+    faint_ref_db: float = 25.0  # a reference this far below the frame cannot echo loud enough to matter
     #                             (even through a lossless path): it counts as quiet (a fade's residue)
     tail_margin_db: float = 40.0  # the decaying-tail rule only judges frames within this of the echo bound
     #                               (a voice 80 dB above any possible echo may fade within its syllable)

@@ -7,7 +7,7 @@ import pytest
 from tones import harmonic
 
 from livesense.aec import duplexsim as ds
-from livesense.config import AudioConfig, DuplexConfig, TurnConfig
+from livesense.config import AudioConfig, Config, DuplexConfig, TurnConfig
 from livesense.frames import AudioFrame, TurnStart
 from livesense.runtime.bargein import BargeInPolicy, periodicity
 from livesense.runtime.turns import TurnDetector, TurnMachine, TurnState
@@ -91,3 +91,27 @@ def test_machine_begin_is_pure():
     start = m.begin(1.25)
     assert isinstance(start, TurnStart) and start.t_capture == 1.25
     assert m.state is TurnState.SPEAKING
+
+
+
+@pytest.mark.parametrize("onset", [1.2, 1.6])
+def test_headphones_user_with_a_comma_pause_barges_in(onset):
+    """Headphones (no echo path): the agent talks, the user says "Thank you, that is all."
+    at the playback's level soon after the reply began (the canceller has learnt nothing):
+    one interrupt, while the user is still talking. (The real-device version of this,
+    tests/test_run_devices.py, is where a lost second turn showed up.)"""
+    from livesense.aec.duplexsim import DuplexSim
+    from livesense.aec.room import RoomConfig, espeak, fit
+
+    bot = fit(espeak("The train leaves at nine fifteen and takes about two hours to get there.",
+                     "en-gb-x-rp", 150), 6 * FS, -18)
+    first, second = (fit(x, len(x), -18) for x in (espeak("Thank you,", "en-us", 165),
+                                                     espeak("that is all.", "en-us", 165)))
+    user = np.concatenate([first, np.zeros(int(0.15 * FS)), second])  # one turn: a short comma pause
+    extra = np.random.default_rng(0).standard_normal(6 * FS) * 3e-4
+    extra[int(onset * FS):int(onset * FS) + len(user)] += user
+    sim = DuplexSim(RoomConfig(echo_db=-90.0, rt60_s=0.2, bulk_delay_ms=60, seed=2), bot, Config())
+    ev = sim.run(extra, [0.5])
+    assert len(ev.interrupts) == 1, (ev.ducks, ev.interrupts)
+    assert onset < ev.interrupts[0] < onset + len(user) / FS
+
