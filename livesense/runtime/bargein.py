@@ -30,9 +30,10 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    not known yet: it may still be on its way), and not falling like a room's tail
    (``tail_decay_db`` below both frames before it, for a frame within ``tail_margin_db`` of
    the echo bound: the agent's voice still ringing in a reverberant room the canceller has
-   not learnt yet; a voice far above any possible echo fades within its syllables) — or at once, when the canceller has
-   measured that the mic does not hear the speaker at all (``EchoInfo.coupling_db`` below
-   ``no_echo_db``: headphones; see ``aec/coupling.py``). The duck makes that happen
+   not learnt yet; a voice far above any possible echo fades within its syllables) — or
+   at once, when the canceller has measured that the mic does not hear the speaker at all
+   (``EchoInfo.coupling_db`` below ``no_echo_db``: headphones; see ``aec/coupling.py``).
+   The duck makes that happen
    within ~0.3 s while the user goes on talking; the agent's own voice leaking through the
    canceller (a residual the filter underestimates at the end of a loud sentence, a
    nonlinear speaker) stops with it. Without a canceller every frame is clear. Then the
