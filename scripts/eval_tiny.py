@@ -146,11 +146,13 @@ def reference_wer(texts: list[str], asr) -> tuple[int, int]:
 def composed_wer(res: list[dict], units: dict, codec, asr) -> tuple[int, int]:
     """Whisper on each expected reply composed from the training units and decoded by
     LSC-1: what a perfect model would say (the unit recordings' and the codec's floor)."""
+    from collections import Counter
+
+    count = Counter(r["reply"] for r in res)
+    units_of = {r["reply"]: r["units"] for r in res}
     e = n = 0
-    for t in sorted({r["reply"] for r in res}):
-        us = next(r["units"] for r in res if r["reply"] == t)
-        k = sum(r["reply"] == t for r in res)
-        audio = codec.decode(np.concatenate([units[u] for u in us]).astype(np.int32))
+    for t, k in sorted(count.items()):
+        audio = codec.decode(np.concatenate([units[u] for u in units_of[t]]).astype(np.int32))
         de, dn = wer_counts(t, asr.transcribe(audio))
         e, n = e + k * de, n + k * dn
     return e, n

@@ -93,7 +93,6 @@ def test_machine_begin_is_pure():
     assert m.state is TurnState.SPEAKING
 
 
-
 @pytest.mark.parametrize("onset", [1.2, 1.6])
 def test_headphones_user_with_a_comma_pause_barges_in(onset):
     """Headphones (no echo path): the agent talks, the user says "Thank you, that is all."

@@ -159,7 +159,7 @@ class BargeInPolicy:
         self.rejected.clear()
         self._end_run()
         self._ref_quiet = 0
-        self._no_echo = False
+        self._no_echo = self._near_tail = False
 
     @property
     def ducked(self) -> bool:

@@ -89,7 +89,7 @@ N_ESPEAK_USER_VOICES = 24  # espeak-ng training voices that ask the questions, b
 
 
 def user_voices(split: str, seed: int = 0, n_espeak: int = N_ESPEAK_USER_VOICES):
-    """Who asks the questions. Train: Piper joe at 3 speeds + 24 random espeak-ng
+    """Who asks the questions. Train: Piper joe at 3 speeds + ``n_espeak`` random espeak-ng
     accent/variant/pitch/speed voices (Piper joe alone taught a model that only joe is
     heard: 0.08 text accuracy on held-out voices); eval: the held-out voices."""
     from livesense.corpus.voices import HELDOUT_VOICES, PIPER_TRAIN_VOICES, espeak_train_voices

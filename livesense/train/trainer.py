@@ -209,16 +209,12 @@ def batch_tensors(model: TinyTrainModel, seqs):
 class RopeTable:
     """The scheme's rotation angles computed on the training device from integer positions
     (``PositionScheme.angles`` is numpy): pair i of the half rotates by pos[section(i)] * s^i,
-    s^i taken in float32 as ggml does. Agrees with the numpy scheme to float32 rounding."""
+    the factors s^i read off the scheme itself (its angles at position 1). Agrees with the
+    numpy scheme to float32 rounding."""
 
     def __init__(self, scheme, device) -> None:
-        scale = np.float32(np.power(np.float32(scheme.rope_base), np.float32(-2.0 / (2 * scheme.half)), dtype=np.float32))
-        f = np.empty(scheme.half, np.float32)
-        cur = np.float32(1.0)
-        for i in range(scheme.half):
-            f[i] = cur
-            cur = np.float32(cur * scale)
-        self.freq = torch.as_tensor(f, device=device)
+        freq = scheme.angles(np.ones((4, 1), np.int32))[0]  # (half,): s^i as ggml's float32 loop makes it
+        self.freq = torch.as_tensor(freq, device=device)
         self.sec = torch.as_tensor(scheme.pair_section(), device=device, dtype=torch.long)
 
     def __call__(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
