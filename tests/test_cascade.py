@@ -59,6 +59,26 @@ class FakeLLM:
             raise
 
 
+class PrefillLLM(FakeLLM):
+    """A FakeLLM that also records prefills (the real one decodes them into its KV cache)."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        super().__init__(pieces)
+        self.prefilled: list[tuple[str, bool]] = []  # (text, was a stream open?)
+        self.open = False
+
+    def prefill(self, text: str) -> int:
+        self.prefilled.append((text, self.open))
+        return len(text)
+
+    def stream(self, prompt: str):
+        self.open = True
+        try:
+            yield from super().stream(prompt)
+        finally:
+            self.open = False
+
+
 class FakeTTS:
     """Speech = 0.1 s of a constant per character chunk; records what it was asked to say."""
 
@@ -157,6 +177,33 @@ def test_barge_in_through_the_agent_stage_closes_the_llm():
     assert isinstance(frames[0], Interrupt) and frames[0].turn == turn.id
     assert llm.closed and agent.interruptions == 1 and agent.dialogue.history[0].interrupted
     assert {"first_token", "asr_done", "first_audio"} <= set(tracer._marks[turn.id])
+
+
+def test_the_prompt_up_to_the_users_words_is_prefilled_while_they_speak():
+    llm = PrefillLLM(REPLY)
+    agent = CascadeAgent(FakeASR("What colour is the ball?"), llm, FakeTTS(llm), CascadeConfig())
+    stage = AgentStage(agent, FakeClock(), Tracer(), TurnConfig())
+    stage.step(TurnStart(t_capture=0.0))  # idle: prefill now
+    turn = feed_speech(agent)
+    stage.step(turn)
+    while not any(isinstance(f, AudioFrame) for f in stage.poll()):
+        pass
+    (text, was_open), = llm.prefilled
+    assert not was_open and llm.prompts[-1].startswith(text)
+    assert llm.prompts[-1][len(text):] == " What colour is the ball?\nAssistant:"
+    stage.step(TurnStart(t_capture=1.5))  # barge-in: the reply is closed first, then the prefill
+    assert llm.closed and len(llm.prefilled) == 2 and not llm.prefilled[1][1]
+    assert CUT_OFF in llm.prefilled[1][0]  # it already holds the cut-off exchange
+
+
+def test_no_prefill_while_a_reply_runs_on():
+    llm = PrefillLLM(REPLY)
+    agent = CascadeAgent(FakeASR("What colour is the ball?"), llm, FakeTTS(llm), CascadeConfig())
+    stage = AgentStage(agent, FakeClock(), Tracer(), TurnConfig(barge_in=False))  # turns queue
+    stage.step(feed_speech(agent))
+    stage.poll()
+    stage.step(TurnStart(t_capture=1.5))
+    assert llm.prefilled == [] and not llm.closed
 
 
 def test_no_words_no_reply():
@@ -363,6 +410,22 @@ def test_real_llm_stream_closes_cleanly_and_stays_deterministic(real_agent):
     full = "".join(llm.stream(prompt))
     assert full.startswith(first) and "\n" not in full
     assert "".join(llm.stream(prompt)) == full
+
+
+@pytest.mark.slow
+def test_real_llm_prefill_leaves_only_the_users_words(real_agent):
+    llm, d = real_agent.llm, Dialogue()
+    scene = "count two; colour red; shape circles; the light is bright; nobody is there."
+    prompt = d.prompt("What colour are they?", scene)
+    alone = "".join(llm.stream(prompt))
+    "".join(llm.stream(d.prompt("Who are you?", None)))  # the cache now ends elsewhere
+    n = llm.prefill(d.prefix(scene))
+    assert 5 < n < 40  # the scene line and "User:" (the few-shot head stays cached)
+    assert llm.prefill(d.prefix(scene)) == 0
+    cached = llm._llama.n_tokens
+    assert "".join(llm.stream(prompt)) == alone == " They are red."
+    tokens = llm._llama.tokenize(prompt.encode(), special=True)
+    assert tokens[:cached] == list(llm._llama.input_ids[:cached])  # the prefill was the prompt's start
 
 
 def test_asr_prompt_is_whispers_previous_text():

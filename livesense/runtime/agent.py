@@ -49,6 +49,8 @@ class Agent(Protocol):
 
     # optional: ``discarded(turn)`` — a reply started on a TurnPending was dropped unheard
     # (the user went on); undo anything respond() recorded for it.
+    # optional: ``prepare()`` — the user started a turn and no reply is running: compute now
+    # what the reply will need but does not depend on the user's words (e.g. an LLM prefill).
 
 
 @dataclass
@@ -102,7 +104,9 @@ class AgentStage:
             return []
         if isinstance(frame, TurnStart):
             self._discard()
-            return self._barge_in(frame)
+            out = self._barge_in(frame)
+            self._prepare()
+            return out
         if isinstance(frame, TurnEnd):
             return self._start_reply(frame)
         if isinstance(frame, EndOfStream):
@@ -196,6 +200,14 @@ class AgentStage:
         if hasattr(self.agent, "discarded"):
             self.agent.discarded(spec.turn)
         self.tracer.count("speculations_dropped")
+
+    def _prepare(self) -> None:
+        """While the user speaks the agent thread is idle: let the agent get ready."""
+        if self._reply is None and hasattr(self.agent, "prepare"):
+            t0 = self.clock.now()
+            self.agent.prepare()
+            self.tracer.count("prepared")
+            log.debug("agent prepared in %.0f ms", 1000 * (self.clock.now() - t0))
 
     def _marker(self, turn_id: int) -> Mark:
         return lambda name: self.tracer.mark(turn_id, name, self.clock.now())

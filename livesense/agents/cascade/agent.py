@@ -101,6 +101,15 @@ class CascadeAgent:
         log.info("turn %d: heard %r", turn.id, user)
         yield from self._reply(turn, user, mark)
 
+    def prepare(self) -> None:
+        """The user started talking: decode the prompt up to their words (history, scene
+        facts, ``User:``) into the LLM's KV cache now, so after the ASR only their words
+        and ``Assistant:`` are left to prefill. A scene that changes before the turn ends
+        costs nothing extra: the cache is reused up to where the prompts differ."""
+        if hasattr(self.llm, "prefill"):
+            n = self.llm.prefill(self.dialogue.prefix(self.scene.text))
+            log.debug("prefilled %d prompt tokens while the user speaks", n)
+
     def interrupted(self, turn: TurnEnd) -> None:
         self.interruptions += 1
         self.dialogue.mark_interrupted(turn.id)

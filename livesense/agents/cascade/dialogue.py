@@ -93,13 +93,17 @@ class Dialogue:
             lines += [f"Scene: {scene}", f"User: {user}", f"Assistant: {reply}", ""]
         return "\n".join(lines)
 
-    def prompt(self, user: str, scene: str | None) -> str:
+    def prefix(self, scene: str | None) -> str:
+        """The prompt up to the user's words: known before they are (see ``prompt``)."""
         lines = [self.head()]
         for ex in self._history:
             reply = ex.reply.strip() + (CUT_OFF if ex.interrupted else "")
             lines += [f"User: {ex.user}", f"Assistant: {reply}", ""]
-        lines += [f"Scene: {scene or NO_SCENE}", f"User: {_one_line(user)}", "Assistant:"]
+        lines += [f"Scene: {scene or NO_SCENE}", "User:"]
         return "\n".join(lines)
+
+    def prompt(self, user: str, scene: str | None) -> str:
+        return f"{self.prefix(scene)} {_one_line(user)}\nAssistant:"
 
     def add(self, turn: int, user: str, reply: str) -> None:
         self._history.append(Exchange(turn, _one_line(user), _one_line(reply)))

@@ -50,6 +50,25 @@ class LlamaLLM:
         self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads,
                             n_threads_batch=self.threads, seed=self.seed, verbose=False)
 
+    def prefill(self, text: str) -> int:
+        """Decode ``text`` (the start of a coming prompt) into the KV cache now; the next
+        ``stream`` whose prompt starts with it decodes only the rest. Returns the number of
+        tokens decoded (0: already cached). Must not run while a ``stream`` is open."""
+        self.load()
+        llama = self._llama
+        tokens = llama.tokenize(text.encode("utf-8"), special=True)  # as create_completion does
+        cached = llama.input_ids[: llama.n_tokens]
+        same = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            same += 1
+        if same == len(tokens):
+            return 0
+        llama.n_tokens = same  # eval() drops the KV cache from here on
+        llama.eval(tokens[same:])
+        return len(tokens) - same
+
     def stream(self, prompt: str, max_tokens: int | None = None) -> Iterator[str]:
         """Text pieces of the completion of ``prompt`` as llama.cpp decodes them."""
         self.load()
