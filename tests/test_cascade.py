@@ -138,7 +138,7 @@ def test_first_audio_comes_before_the_llm_has_finished():
     for frame in reply:
         if isinstance(frame, AudioFrame):
             break
-    assert not llm.finished and llm.yielded == REPLY.index(".") + 2  # '.' then the next word's space
+    assert not llm.finished and llm.yielded == REPLY.index(".") + 1  # spoken at its '.', not a token later
     assert agent.tts.llm_finished_at_call == [False]
     reply.close()
 
@@ -244,7 +244,18 @@ def test_chunker_sentences_first_clause_and_word_cap():
     assert c.flush() == "Yes"
     c = SpeechChunker(first_words=4, max_words=6)
     assert c.push("one two three four five six seven") == ["one two three four five six"]
-    assert c.push("!") == [] and c.flush() == "seven!"
+    assert c.push("!") == ["seven!"] and c.flush() is None
+
+
+def test_chunker_speaks_a_finished_sentence_without_waiting_for_the_next_token():
+    c = SpeechChunker()
+    assert [c.push(p) for p in ["They", " are", " red", "."]] == [[], [], [], ["They are red."]]
+    assert c.push("\n") == [] and c.flush() is None
+    assert c.push("Is it red?") == ["Is it red?"]
+    assert c.push("I count 3.") == [] and c.push("5 apples.") == ["I count 3.5 apples."]  # a decimal point
+    assert c.push("Ask Dr.") == [] and c.flush() == "Ask Dr."  # an abbreviation's '.' waits
+    assert c.push("Well...") == ["Well..."] and c.push(" Yes.") == ["Yes."]
+    assert c.flush() is None
 
 
 def test_chunker_keeps_decimals_and_first_clause_only_once():

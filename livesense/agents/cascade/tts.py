@@ -22,12 +22,17 @@ log = logging.getLogger(__name__)
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s")  # end of sentence followed by a space
 _CLAUSE_END = re.compile(r"[,;:\u2014]\s")
+_TAIL_END = re.compile(r"(\S+?)([.!?]+)[\"')\]]*$")  # the text so far ends like a sentence
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "vs", "etc", "jr", "sr"})
 
 
 class SpeechChunker:
     """Feed text pieces, get speakable chunks back.
 
-    A chunk ends at sentence punctuation followed by a space; the first chunk of a reply may
+    A chunk ends at sentence punctuation followed by a space, or at the end of the text so
+    far when it ends like a sentence (``!``, ``?``, or ``.`` after a word of letters that is
+    not an abbreviation: a number's ``.`` may be a decimal point) — so a reply's last
+    sentence is spoken without waiting for the token after it; the first chunk of a reply may
     also end at a clause mark (comma, semicolon, colon, dash) once it has ``first_words``
     words, so speech starts early; any chunk is cut at a word boundary after ``max_words``.
     ``flush()`` returns what is left at the end of the reply.
@@ -47,7 +52,7 @@ class SpeechChunker:
         out = []
         while (cut := self._cut()) is not None:
             chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:]
-            if chunk:
+            if any(ch.isalnum() for ch in chunk):  # not a lone "." (an ellipsis' rest)
                 out.append(chunk)
                 self._emitted += 1
         return out
@@ -55,12 +60,14 @@ class SpeechChunker:
     def flush(self) -> str | None:
         chunk, self._buf = self._buf.strip(), ""
         self._emitted = 0
-        return chunk or None
+        return chunk if any(ch.isalnum() for ch in chunk) else None
 
     def _cut(self) -> int | None:
         m = _SENTENCE_END.search(self._buf)
         if m:
             return m.end()
+        if self._ends_sentence():
+            return len(self._buf)
         if self._emitted == 0 and self.first_words > 0:
             for m in _CLAUSE_END.finditer(self._buf):
                 if len(self._buf[: m.start()].split()) >= self.first_words:
@@ -69,6 +76,13 @@ class SpeechChunker:
         if len(words) >= self.max_words:
             return words[self.max_words - 1].end()
         return None
+
+    def _ends_sentence(self) -> bool:
+        m = _TAIL_END.search(self._buf)
+        if m is None:
+            return False
+        word, marks = m.group(1), m.group(2)
+        return marks != "." or (word.isalpha() and len(word) > 1 and word.lower() not in _ABBREVIATIONS)
 
 
 def _import_piper():
