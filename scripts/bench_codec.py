@@ -30,6 +30,8 @@ def parse_args():
     p.add_argument("--sentences", type=int, default=8, help="held-out sentences per voice")
     p.add_argument("--codebooks", default=None, help="codebook .npz (default: shipped models/lsc1)")
     p.add_argument("--png", default=str(ROOT / "out" / "bench_codec.png"), help="plot path")
+    p.add_argument("--breakdown", action="store_true", help="also: where LSC-1 loses STOI (unquantized "
+                   "vocoder; only the envelope quantized; only the source quantized)")
     return p.parse_args()
 
 
@@ -124,6 +126,33 @@ def evaluate(codec, clips, labels):
     return rows
 
 
+def breakdown(codec, clips) -> dict:
+    """Mean STOI of the vocoder on unquantized features, and with only the envelope (log-mel
+    dims) or only the source (log-f0, voicing) taken from the quantized frame."""
+    from pystoi import stoi
+
+    from livesense.codec import kernels as K
+    from livesense.codec.codec import _feature_bounds
+    from livesense.codec.stream import FeatureDecoder, FeatureEncoder
+
+    c = codec.c
+    m, (lo, hi) = c.n_sub * c.n_mel, _feature_bounds(codec.norm, c)
+    act = K.active_dims(codec.books)
+    out: dict[str, list] = {"unquantized": [], "envelope_quantized": [], "source_quantized": []}
+    for x in clips:
+        xp = np.zeros(codec.n_frames_for(len(x)) * c.frame_size, np.float32)
+        xp[: len(x)] = x
+        f = FeatureEncoder(c).step(xp)
+        z = codec.norm.forward(f)
+        q = np.clip(codec.norm.inverse(K.rvq_decode(K.rvq_search(z, codec.books, act, K.book_norms(codec.books, act)),
+                                                    codec.books)), lo, hi)
+        for key, g in (("unquantized", f), ("envelope_quantized", np.concatenate([q[:, :m], f[:, m:]], 1)),
+                       ("source_quantized", np.concatenate([f[:, :m], q[:, m:]], 1))):
+            y = FeatureDecoder(c).step(np.ascontiguousarray(g, np.float32))[c.delay:][: len(x)]
+            out[key].append(stoi(x, y, SR))
+    return {k: round(float(np.mean(v)), 4) for k, v in out.items()}
+
+
 def plot(rows, path: str):
     import matplotlib
 
@@ -165,6 +194,10 @@ def main():
     for k, (s, p) in mean.items():
         print(f"{k:12s} STOI {s:.3f}  PESQ-WB {p:.2f}")
     plot(rows, a.png)
+    extra = {}
+    if a.breakdown:
+        extra = {f"breakdown_{k}_stoi": v for k, v in breakdown(codec, clips).items()}
+        print("where STOI is lost (plain RVQ decode): " + ", ".join(f"{k} {v}" for k, v in extra.items()))
     c = codec.c
     print(json.dumps({
         "stoi": round(mean["lsc1"][0], 4), "pesq_wb": round(mean["lsc1"][1], 3),
@@ -177,7 +210,7 @@ def main():
         "seen_voice_stoi": round(mseen["lsc1"][0], 4), "seen_voice_pesq_wb": round(mseen["lsc1"][1], 3),
         "seen_voice_codec2_1300_stoi": round(mseen["codec2_1300"][0], 4),
         "seen_voice_opus_6k_stoi": round(mseen["opus_6k"][0], 4),
-        "clips": len(rows), "quick": a.quick, "png": a.png}))
+        "clips": len(rows), "quick": a.quick, "png": a.png, **extra}))
 
 
 if __name__ == "__main__":
