@@ -137,15 +137,12 @@ def breakdown(codec, clips) -> dict:
 
     c = codec.c
     m, (lo, hi) = c.n_sub * c.n_mel, _feature_bounds(codec.norm, c)
-    act = K.active_dims(codec.books)
     out: dict[str, list] = {"unquantized": [], "envelope_quantized": [], "source_quantized": []}
     for x in clips:
-        xp = np.zeros(codec.n_frames_for(len(x)) * c.frame_size, np.float32)
+        xp = np.zeros(codec.n_frames_for(len(x)) * c.frame_size, np.float32)  # as codec.encode pads
         xp[: len(x)] = x
         f = FeatureEncoder(c).step(xp)
-        z = codec.norm.forward(f)
-        q = np.clip(codec.norm.inverse(K.rvq_decode(K.rvq_search(z, codec.books, act, K.book_norms(codec.books, act)),
-                                                    codec.books)), lo, hi)
+        q = np.clip(codec.norm.inverse(K.rvq_decode(codec.encode(x), codec.books)), lo, hi)
         for key, g in (("unquantized", f), ("envelope_quantized", np.concatenate([q[:, :m], f[:, m:]], 1)),
                        ("source_quantized", np.concatenate([f[:, :m], q[:, m:]], 1))):
             y = FeatureDecoder(c).step(np.ascontiguousarray(g, np.float32))[c.delay:][: len(x)]

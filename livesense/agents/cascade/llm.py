@@ -57,12 +57,7 @@ class LlamaLLM:
         self.load()
         llama = self._llama
         tokens = llama.tokenize(text.encode("utf-8"), special=True)  # as create_completion does
-        cached = llama.input_ids[: llama.n_tokens]
-        same = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            same += 1
+        same = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens], tokens)
         if same == len(tokens):
             return 0
         llama.n_tokens = same  # eval() drops the KV cache from here on

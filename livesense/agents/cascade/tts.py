@@ -52,7 +52,7 @@ class SpeechChunker:
         out = []
         while (cut := self._cut()) is not None:
             chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:]
-            if any(ch.isalnum() for ch in chunk):  # not a lone "." (an ellipsis' rest)
+            if _speakable(chunk):
                 out.append(chunk)
                 self._emitted += 1
         return out
@@ -60,7 +60,7 @@ class SpeechChunker:
     def flush(self) -> str | None:
         chunk, self._buf = self._buf.strip(), ""
         self._emitted = 0
-        return chunk if any(ch.isalnum() for ch in chunk) else None
+        return chunk if _speakable(chunk) else None
 
     def _cut(self) -> int | None:
         m = _SENTENCE_END.search(self._buf)
@@ -83,6 +83,11 @@ class SpeechChunker:
             return False
         word, marks = m.group(1), m.group(2)
         return marks != "." or (word.isalpha() and len(word) > 1 and word.lower() not in _ABBREVIATIONS)
+
+
+def _speakable(chunk: str) -> bool:
+    """Has something to say: not empty, not a lone "." (an ellipsis' rest)."""
+    return any(ch.isalnum() for ch in chunk)
 
 
 def _import_piper():
