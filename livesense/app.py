@@ -167,6 +167,7 @@ def duplex_front(spec: RunSpec, cfg: Config, output: AudioSink, playback: Playba
         tap = ReferenceTap()
         aec = EchoCancelStage(EchoCanceller(), tap=tap)
         speaker.on_played = tap
+        speaker.on_cut = tap.cut  # a duck or barge-in dropped the device's queue: unplayed reference
         front, echo_info = [aec], aec.log.get
         # the agent's voice reaches the mic the canceller's bulk delay after it left the DAC
         echo_delay = lambda: aec.canceller.delay / aec.canceller.config.sample_rate  # noqa: E731

@@ -63,6 +63,8 @@ class PlaybackConfig:
     prebuffer_s: float = 0.04  # jitter buffer fill before playback starts
     max_buffer_s: float = 30.0  # hard cap; beyond it frames are refused and counted (overrun)
     duck_fade_s: float = 0.005  # fade when a tentative barge-in holds the reply (and on resume): no click
+    cut_device: bool = True  # a duck or a barge-in also drops the output device's own queue (abort and
+    #   restart the stream): silent ~one output latency (>= 0.1 s) sooner, at the price of an abrupt cut
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class DuplexConfig:
     #                               a comma pause, 0.2-0.4 s, is shorter: at 0.3 s one released a real barge-in)
     clear_voiced_s: float = 0.04  # voiced speech heard clear of echo (reference quiet) before a barge-in
     clear_after_s: float = 0.1  # the reference must have been quiet this long (the room's tail) to be clear
-    clear_after_unadapted_s: float = 0.2  # ... before the canceller has converged (delay unknown: bulk + tail)
+    clear_after_unadapted_s: float = 0.3  # ... before the canceller has converged (delay unknown: bulk + tail;
+    #   0.2 s let one unconverged room tail confirm once a duck cut the device at once, cut_device)
     ref_quiet_dbfs: float = -60.0  # canceller reference below this: the agent is not playing
     tail_decay_db: float = 1.5  # a voiced frame this far below both frames before it is a decaying tail
     #                             (room reverberation of the agent's voice), never "clear of echo"

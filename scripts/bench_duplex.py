@@ -19,8 +19,9 @@ AgentStage -> OutputStage), FakeClock, seeded.
 (b) the user barges in with real speech -> missed_barge_ins (no Interrupt) and
     barge_in_ms: true onset of the user's speech -> the agent is silent *at the DAC*, by
     the duck (the end of its fade) or the flush (the last sample of the cut reply),
-    whichever comes first. It includes the output device's latency (OUT_LATENCY, 100 ms:
-    audio already handed to the device plays on) and one 20 ms block. Split: duck_ms
+    whichever comes first. The device's queue (OUT_LATENCY, 100 ms) is dropped by the duck or
+    the flush (``PlaybackConfig.cut_device``, as ``SpeakerSink`` aborts the stream); with
+    ``--no-cut`` it plays on and is part of the figure. Split: duck_ms
     (onset -> Duck decision), confirm_ms (onset -> Interrupt decision, was detect_ms) and
     flush_ms (Interrupt -> silence at the output; negative: the duck had silenced it before).
     A trial whose user began while an earlier (unconfirmed) duck still held the output
@@ -46,7 +47,7 @@ from livesense.aec import AecConfig, EchoCanceller
 from livesense.aec.kernels import warmup
 from livesense.aec.room import RoomConfig, espeak, fit, simulate
 from livesense.clock import FakeClock
-from livesense.config import Config, DuplexConfig
+from livesense.config import Config, DuplexConfig, PlaybackConfig
 
 FS, FRAME = 16000, 320
 SECONDS, TALK = 14, (8.0, 13.0)
@@ -164,11 +165,12 @@ def sim_room(k: int, room: tuple) -> RoomConfig:
 
 def duplex_cfg(policy: bool, args) -> Config:
     d = DuplexConfig(min_speech_s=args.min_speech_s, min_voiced_s=args.min_voiced_s,
-                     near_margin_db=args.near_margin_db, voicing=args.voicing, tail_decay_db=args.tail_decay_db)
+                     near_margin_db=args.near_margin_db, voicing=args.voicing, tail_decay_db=args.tail_decay_db,
+                     clear_after_unadapted_s=args.clear_after_unadapted_s)
     if not policy:  # baseline: the plain turn rule hears everything
         d = DuplexConfig(min_speech_s=Config().turn.start_s, min_voiced_s=0.0, voicing=-1.0,
                          near_margin_db=-200.0, min_level_dbfs=-200.0)
-    return Config(duplex=d)
+    return Config(duplex=d, playback=PlaybackConfig(cut_device=not args.no_cut))
 
 
 def noise_session(k: int, room: tuple, far: np.ndarray, noises: dict, args, policy: bool) -> dict:
@@ -329,7 +331,11 @@ def main() -> None:
     p.add_argument("--near-margin-db", type=float, default=d.near_margin_db, help="DuplexConfig.near_margin_db")
     p.add_argument("--voicing", type=float, default=d.voicing, help="DuplexConfig.voicing")
     p.add_argument("--tail-decay-db", type=float, default=d.tail_decay_db, help="DuplexConfig.tail_decay_db")
+    p.add_argument("--clear-after-unadapted-s", type=float, default=d.clear_after_unadapted_s,
+                   help="DuplexConfig.clear_after_unadapted_s")
     p.add_argument("--no-baseline", action="store_true", help="skip the run without the barge-in policy")
+    p.add_argument("--no-cut", action="store_true", help="PlaybackConfig.cut_device off: a duck or a flush "
+                   "lets the device's queue (one output latency) play out, as before 2026-12-05")
     p.add_argument("--dev", action="store_true", help="run only the dev set (for tuning; not the report)")
     args = p.parse_args()
     warmup()

@@ -186,3 +186,29 @@ def test_stage_reframes_and_stamps(far_speech):
     assert frames[1].t_capture == pytest.approx(10.0 + FRAME / FS - c.latency / FS)
     stage.reset()
     assert c.frames == 0
+
+
+@pytest.mark.parametrize("device_rate", [16000, 48000])
+def test_tap_cut_zeroes_the_reference_the_device_never_played(device_rate):
+    """The speaker dropped its queue at t = 0.13 s: the reference from then on (drained
+    already, or still in the tap) is silence for the canceller; blocks tapped after the
+    cut (the restarted stream) are kept."""
+    from livesense.aec.tap import ReferenceTap
+
+    canceller, tap = EchoCanceller(), ReferenceTap()
+    n = device_rate // 50  # 20 ms blocks
+    for k in range(5):  # 0.00-0.10 s, drained at once
+        tap(np.ones(n, np.float32), 0.02 * k, device_rate)
+    tap.drain(canceller)
+    for k in range(5, 11):  # 0.10-0.22 s, still in the tap at the cut
+        tap(np.ones(n, np.float32), 0.02 * k, device_rate)
+    tap.cut(0.13)
+    tap(np.ones(n, np.float32), 0.25, device_rate)  # the restarted stream
+    tap.drain(canceller)
+    sr = canceller.config.sample_rate
+    ref = np.zeros(int(0.3 * sr), np.float32)
+    canceller._timeline.read_into(0, ref)
+    at = lambda t0, t1: ref[int(t0 * sr):int(t1 * sr)]  # noqa: E731
+    assert np.allclose(at(0.01, 0.12), 1.0, atol=0.02)  # played
+    assert not at(0.135, 0.24).any()  # never played (a resampler rings ~1 ms either side of a step)
+    assert np.allclose(at(0.255, 0.265), 1.0, atol=0.02)  # after the restart

@@ -185,6 +185,7 @@ def test_interrupt_flushes_within_one_block(pulse, monkeypatch):
           f"latency {spk.ahead_s * 1000:.0f} ms, block {block * 1000:.0f} ms), "
           f"heard until {(t_heard_end - t_int) * 1000:.0f} ms after it, {stats}")
     assert reply.interrupted and dropped > 0.8 * SR
+    assert stats["cuts"] == 1 and reply.t_last_out - t_int < 0.005  # the device's queue was dropped too
     # The jitter buffer hands out at most the block being pulled during the flush ...
     assert reply.samples_played - before <= spk.blocksize
     # ... so only what the device already held plays on: its latency plus one block.
@@ -193,6 +194,50 @@ def test_interrupt_flushes_within_one_block(pulse, monkeypatch):
     after = audio[int((reply.t_last_out + 0.1 - rec.frames[0].t_capture) * SR):]
     assert after.size > 0.3 * SR and np.sqrt(np.mean(after**2)) < 0.01  # silence
     assert stats["underruns"] == 0
+
+
+def test_duck_drops_the_device_queue_and_resumes_where_the_ear_stopped(pulse, monkeypatch):
+    """A duck aborts the stream (PlaybackConfig.cut_device): what the device had queued is
+    not played, it goes back to the jitter buffer, and the release plays it: the recording
+    with its gap taken out is the whole reply, once, and the gap starts where the buffer
+    says the listener stopped hearing, not one output latency later."""
+    monkeypatch.setenv("PULSE_SOURCE", "vspk.monitor")
+    x = test_signal(2.0, seed=3)
+    clock = MonotonicClock()
+    with Recorder() as rec:
+        with SpeakerSink(clock=clock) as spk:
+            spk.write(AudioFrame(x, SR, clock.now()))
+            spk.end_reply()
+            deadline = time.monotonic() + 5
+            while spk.current_reply().t_first_out is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.7)
+            handed = spk.current_reply().samples_played
+            spk.duck(True)
+            kept = spk.current_reply().samples_played
+            time.sleep(0.5)
+            spk.duck(False)
+            assert spk.wait_idle(5)
+            time.sleep(spk.ahead_s + 0.1)  # what the device holds plays before the stream closes
+            reply, stats = spk.last_reply(), spk.stats()
+        time.sleep(0.3)
+    audio = rec.audio()
+    env = np.sqrt(np.convolve(audio**2, np.ones(80) / 80, mode="same"))
+    loud = np.flatnonzero(env > 0.02)
+    gaps = np.flatnonzero(np.diff(loud) > 0.2 * SR)
+    print(f"\nduck with a device cut: handed out {handed / SR:.3f} s, kept {kept / SR:.3f} s "
+          f"(device latency {spk.ahead_s * 1000:.0f} ms), gaps {len(gaps)}, {stats}")
+    assert stats["cuts"] == 1 and stats["underruns"] == 0 and len(gaps) == 1
+    g = gaps[0]
+    before, after = audio[loud[0]:loud[g] + 1], audio[loud[g + 1]:loud[-1] + 1]
+    print(f"heard {before.size / SR:.3f} s before the gap, {after.size / SR:.3f} s after it")
+    slack = int(0.025 * SR)  # the loudness threshold may clip a few ms off either end
+    assert aligned_correlation(before, x[slack:before.size - slack])[0] >= 0.95  # the start of the reply ...
+    assert aligned_correlation(after, x[x.size - after.size + slack:x.size - slack])[0] >= 0.95  # ... its end
+    assert 0 <= before.size + after.size - x.size < 0.02 * SR  # nothing lost (a few ms twice at most)
+    assert abs(before.size - kept) < 0.02 * SR  # the buffer knows where the ear stopped
+    assert handed - kept > 0.05 * SR  # the device's queue was dropped, not played
+    assert reply.samples_played == x.size and not reply.interrupted
 
 
 def test_underrun_counted_on_a_live_stream(pulse):

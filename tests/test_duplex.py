@@ -80,9 +80,11 @@ def test_stage_logs_echo_info_by_capture_time():
     assert log.get(50.0) is None
 
 
-def test_simulated_duplex_session_rejects_echo_and_takes_barge_in():
+@pytest.mark.parametrize("cut", [True, False], ids=["device-cut", "device-plays-out"])
+def test_simulated_duplex_session_rejects_echo_and_takes_barge_in(cut):
     from livesense.aec.duplexsim import DuplexSim
     from livesense.aec.room import RoomConfig, espeak, fit
+    from livesense.config import PlaybackConfig
 
     bot = fit(espeak("The train leaves at nine fifteen and takes about two hours to get there.",
                      "en-gb-x-rp", 150), 12 * FS, -18)
@@ -91,11 +93,18 @@ def test_simulated_duplex_session_rejects_echo_and_takes_barge_in():
     extra = np.random.default_rng(0).standard_normal(12 * FS) * 1e-3 * 0.3
     onset = 8.0
     extra[int(onset * FS):int(onset * FS) + len(user)] += user
-    sim = DuplexSim(RoomConfig(rt60_s=0.3, bulk_delay_ms=50, seed=1), bot, Config())
+    sim = DuplexSim(RoomConfig(rt60_s=0.3, bulk_delay_ms=50, seed=1), bot,
+                    Config(playback=PlaybackConfig(cut_device=cut)), latency_s=0.1)
     ev = sim.run(extra, [0.5])
     # the duck silences the agent at once; the confirm waits for voice heard clear of echo
     ducks = [t for t in ev.ducks if t > onset]  # (a duck before the canceller converged was released)
     assert ducks and ducks[0] < onset + 0.2
+    silent = [t for t in ev.held_out if t >= ducks[0]][0]  # the duck reached the DAC
+    i = int(round(ducks[0] * FS))
+    if cut:  # the device's queue was dropped: silent at the decision, nothing of it reached the room
+        assert silent - ducks[0] < 1e-6 and not sim.played[i + 1:i + int(0.09 * FS)].any()
+    else:  # one output latency, the block being pulled and the 5 ms fade play out first
+        assert 0.1 <= silent - ducks[0] <= 0.1 + 0.02 + 0.005 + 1e-6 and sim.played[i:i + int(0.09 * FS)].any()
     assert len(ev.interrupts) == 1 and onset < ev.interrupts[0] < onset + 1.0
     assert ev.cut_out and ev.cut_out[0] - ev.interrupts[0] <= 0.1 + 0.02 + 1e-6  # flushed (or held before)
     late = slice(3 * FS, int(onset * FS))

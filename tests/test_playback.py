@@ -239,3 +239,56 @@ def test_flush_while_held_drops_the_rest_and_ends_the_hold(tmp_path):
     assert sink.interrupt() == sr - int(0.25 * sr)
     assert not sink.held and sink.committed == int(0.5 * sr)
     sink.close()
+
+
+def _heard(dev: Device, t_cut: float) -> np.ndarray:
+    """What reached the DAC: every block's samples before the device dropped its queue at
+    ``t_cut`` (blocks pulled at t carry DAC time t + ahead), then all blocks pulled after."""
+    out = []
+    for k, block in enumerate(dev.played):
+        t_dac = k * BLOCK / SR + dev.ahead
+        pulled_after = k * BLOCK >= round(t_cut * SR)
+        keep = BLOCK if pulled_after else int(np.clip(round((t_cut - t_dac) * SR), 0, BLOCK))
+        out.append(block[:keep])
+    return np.concatenate(out)
+
+
+def test_hold_with_a_device_cut_gives_back_what_the_device_never_played():
+    """The device dropped its queue (100 ms ahead) at the duck: those samples come back to
+    the queue, the hold is silent at the cut, and release plays on from the first sample
+    the listener did not hear: nothing lost, nothing twice (but the fade-in)."""
+    jb, clock, dev = make(max_s=5.0)
+    x = ramp(16000)
+    jb.push(x)
+    jb.end_reply()
+    dev.tick(20)  # 0.4 s pulled; heard up to 0.3 s at t = 0.4 (100 ms in the device's queue)
+    t_cut = clock.now()
+    jb.hold(cut_at=t_cut)
+    assert jb.cut_samples == 5 * BLOCK  # the blocks whose DAC time was still ahead
+    assert jb.hold_times() == [t_cut]
+    assert jb.playing_reply().t_last_out == pytest.approx(t_cut)
+    dev.tick(10)
+    assert not np.concatenate(dev.played[20:]).any()  # held: silence
+    jb.release()
+    dev.tick(60)
+    heard = _heard(dev, t_cut)
+    heard = heard[np.flatnonzero(heard)]
+    fade = round(jb.sample_rate * 0.005)
+    resume = int(t_cut * SR - 0.1 * SR)  # samples heard before the cut
+    np.testing.assert_array_equal(heard[:resume], x[:resume])
+    assert len(heard) == len(x)  # every sample once
+    np.testing.assert_array_equal(heard[resume + fade:], x[resume + fade:])
+    assert jb.replies()[-1].samples_played == len(x) and not jb.replies()[-1].interrupted
+
+
+def test_flush_with_a_device_cut_ends_the_reply_at_the_cut():
+    jb, clock, dev = make(max_s=5.0)
+    jb.push(ramp(16000))
+    dev.tick(20)
+    t_cut = clock.now()
+    dropped = jb.flush(cut_at=t_cut)
+    last = jb.replies()[-1]
+    assert last.interrupted and last.t_last_out == pytest.approx(t_cut)
+    assert last.samples_played == int((t_cut + 0.0) * SR) - int(0.1 * SR) + 0  # heard before the cut
+    assert dropped == 16000 - last.samples_played
+    assert jb.handed_until <= t_cut  # nothing of it is in the device's queue any more

@@ -183,6 +183,15 @@ class EchoCanceller:
             self._timeline.write(pos, x)
             self._ref_next = pos + x.shape[0]
 
+    def cut_reference(self, t_cut: float) -> None:
+        """The speaker dropped its queue at ``t_cut``: the reference pushed for later times
+        was never played (zeroed); the next push anchors on its own time stamp."""
+        with self._lock:
+            if self._origin is None:
+                return
+            self._timeline.clear_from(int(round((t_cut - self._origin) * self.config.sample_rate)))
+            self._ref_next = None
+
     def _anchor(self, t: float, expected: int | None) -> int:
         pos = int(round((t - self._origin) * self.config.sample_rate))
         if expected is None or abs(pos - expected) > self.config.samples(self.config.resync_ms):

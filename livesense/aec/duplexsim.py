@@ -22,6 +22,7 @@ Used by scripts/bench_duplex.py and tests/test_duplex.py.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -71,11 +72,17 @@ class SpeechAgent:
 
 
 class SimSpeaker:
-    """``AudioSink`` over a JitterBuffer that the simulation pulls like a device would."""
+    """``AudioSink`` over a JitterBuffer that the simulation pulls like a device would.
 
-    def __init__(self, clock: FakeClock, latency_s: float) -> None:
+    ``cuts_device``: like ``SpeakerSink`` with ``PlaybackConfig.cut_device``, a duck or a
+    flush drops the device's queue (``on_cut(t)``: the simulation takes back what it had
+    scheduled for the room from ``t`` on) instead of letting one latency of audio play out.
+    """
+
+    def __init__(self, clock: FakeClock, latency_s: float, cuts_device: bool = False, on_cut=None) -> None:
         self.sample_rate, self.clock, self.latency = FS, clock, latency_s
         self.jitter = JitterBuffer(FS, 0.04, 60.0, clock)
+        self.cuts_device, self.on_cut = cuts_device, on_cut
 
     def write(self, samples: np.ndarray, on_output=None) -> None:
         self.jitter.push(np.asarray(samples, np.float32))
@@ -85,11 +92,19 @@ class SimSpeaker:
     def end_reply(self) -> None:
         self.jitter.end_reply()
 
+    def _cut_at(self) -> float | None:
+        now = self.clock.now()
+        if not self.cuts_device or self.jitter.held or self.jitter.handed_until <= now:
+            return None
+        if self.on_cut is not None:
+            self.on_cut(now)
+        return now
+
     def flush(self) -> int:
-        return self.jitter.flush()
+        return self.jitter.flush(cut_at=self._cut_at())
 
     def duck(self, on: bool) -> None:
-        self.jitter.hold() if on else self.jitter.release()
+        self.jitter.hold(cut_at=self._cut_at()) if on else self.jitter.release()
 
     def drain(self, timeout: float) -> None:
         pass
@@ -126,9 +141,10 @@ class DuplexSim:
         self.drive, self.bias = room.nonlinear, int(room.bulk_delay_ms * 1e-3 * FS)
         self.tracer = Tracer(False)
         self.playback = PlaybackState()
-        self.speaker = SimSpeaker(self.clock, latency_s)
+        self.speaker = SimSpeaker(self.clock, latency_s, cfg.playback.cut_device, self._cut)
         self.agent = SpeechAgent(speech)
         self.tap = ReferenceTap()
+        self._in_flight: collections.deque = collections.deque()  # (t_dac, i, block, got) not yet at the DAC
         self.aec = EchoCancelStage(EchoCanceller(), tap=self.tap) if aec else None
         audible = lambda t: self.playback.speaking(t) is not None  # noqa: E731
         policy = BargeInPolicy(cfg.audio, cfg.duplex, audible, self.aec.log.get if aec else None)
@@ -181,10 +197,33 @@ class DuplexSim:
             return
         self.played[i:i + self.frame] = block
         if got:
-            spk = np.tanh(self.drive * block) / self.drive if self.drive > 0 else block
-            e = np.convolve(spk, self.ir)
-            a = i + self.bias
-            self.echo[a:a + len(e)] += e[:max(0, len(self.echo) - a)]
+            self._room(block, i, +1.0)
+            while self._in_flight and self._in_flight[0][0] + self.frame / FS <= self.clock.now():
+                self._in_flight.popleft()
+            self._in_flight.append((t_dac, i, block, got))
+
+    def _room(self, block: np.ndarray, i: int, sign: float) -> None:
+        """Add (or take back) the echo of ``block`` played from mic-timeline sample ``i``."""
+        spk = np.tanh(self.drive * block) / self.drive if self.drive > 0 else block
+        e = np.convolve(spk, self.ir)
+        a = i + self.bias
+        self.echo[a:a + len(e)] += sign * e[:max(0, len(self.echo) - a)]
+
+    def _cut(self, t: float) -> None:
+        """The device dropped its queue at ``t``: what it would have played from then on
+        never reaches the room (nor the canceller's reference)."""
+        self.tap.cut(t)
+        for t_dac, i, block, got in self._in_flight:
+            k = max(0, int(np.ceil((t - t_dac) * FS - 1e-6)))
+            if k >= got:
+                continue
+            tail = np.zeros_like(block)
+            tail[k:got] = block[k:got]
+            self._room(tail, i, -1.0)
+            self.played[i + k:i + self.frame] = 0.0
+            self.events.agent_s -= (got - k) / FS
+        self._in_flight.clear()
+        self.events.last_out = min(self.events.last_out, t)
 
     def _mic_frame(self, j: int, mic_extra: np.ndarray) -> None:
         s = slice(j * self.frame, (j + 1) * self.frame)

@@ -37,6 +37,12 @@ class TimelineRing:
         self.end = max(self.end, pos + n)
         self.start = max(self.start, self.end - self.capacity)
 
+    def clear_from(self, pos: int) -> None:
+        """Zero every held sample from absolute ``pos`` on (it was never played)."""
+        pos = max(pos, self.start)
+        if pos < self.end:
+            self._fill(pos, self.end - pos, 0.0)
+
     def _fill(self, pos: int, n: int, value: float) -> None:
         i = pos % self.capacity
         first = min(n, self.capacity - i)

@@ -11,6 +11,11 @@ runs ``output latency`` ahead of the DAC, and the echo comes back to the mic lat
 
 If nobody drains for longer than the ring holds (``capacity_s``), the oldest blocks are
 dropped (counted in ``dropped``); the canceller then sees zeros there.
+
+``cut(t)`` (the speaker dropped its device queue at ``t``, see playback/speaker.py): the
+blocks tapped before the cut are zeroed from ``t`` on, at the next drain, which first has
+the canceller zero what it already holds from ``t`` on (``cut_reference``) — otherwise it
+would subtract an echo of audio nobody played from the user's first words.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class ReferenceTap:
             self._read = 0  # blocks drained (absolute)
             self._end = 0  # absolute sample index after the newest block
             self.dropped = 0
+            self._cuts: list[tuple[float, int]] = []  # (t, blocks written before it)
         if self._resampler is not None:
             self._resampler.reset()
 
@@ -59,15 +65,27 @@ class ReferenceTap:
             self._end += n
             self._written += 1
 
+    def cut(self, t: float) -> None:
+        """Nothing tapped so far was played from DAC time ``t`` on (output thread)."""
+        with self._lock:
+            self._cuts.append((t, self._written))
+
     # ---- capture worker side --------------------------------------------------------
     def drain(self, canceller) -> int:
         """Push every block tapped since the last drain; returns blocks pushed."""
+        with self._lock:
+            cuts, self._cuts = self._cuts, []
         blocks = self._take()
-        for x, t, rate in blocks:
+        for t_cut, _ in cuts:
+            canceller.cut_reference(t_cut)
+        for b, x, t, rate in blocks:
+            for t_cut, before in cuts:
+                if b < before and t + x.shape[0] / rate > t_cut:
+                    x[max(0, int(np.ceil((t_cut - t) * rate - 1e-6))):] = 0.0
             self._push(canceller, x, t, rate)
         return len(blocks)
 
-    def _take(self) -> list[tuple[np.ndarray, float, int]]:
+    def _take(self) -> list[tuple[int, np.ndarray, float, int]]:
         cap, K = self._data.shape[0], self._t.shape[0]
         with self._lock:
             oldest = max(self._read, self._written - K)
@@ -80,7 +98,7 @@ class ReferenceTap:
                 i = pos % cap
                 first = min(n, cap - i)
                 x = np.concatenate([self._data[i:i + first], self._data[:n - first]])
-                out.append((x, float(self._t[k]), self.rate))
+                out.append((b, x, float(self._t[k]), self.rate))
             self.dropped += (self._written - self._read) - len(out)
             self._read = self._written
         return out

@@ -40,6 +40,15 @@ with a fade-in of the same length. Nothing is lost: every sample pushed is hande
 (the faded ones attenuated). Silence while held is neither an underrun nor a reply end; a
 ``flush()`` while held drops the held audio and ends the hold. ``hold_times()``: when each
 hold reached the DAC (end of its fade), on the injected clock.
+
+A device that can drop what it has queued (PortAudio's abort; see playback/speaker.py)
+silences a duck or a flush at once instead of one output latency later. The buffer must
+then be told when the sound stopped: ``hold(cut_at=t)`` / ``flush(cut_at=t)``. Every reply
+sample handed out for a DAC time at or after ``t`` never reached the ear: on a hold those
+samples go back to the head of the queue (they were not heard, so ``release()`` plays them
+first: still nothing lost, and no fade, the device cut them); on a flush they are dropped
+with the rest. The reply's ``t_last_out`` and the hold time become ``t``. Only samples of
+the reply now playing are given back (``_pulls`` keeps the last blocks handed out).
 Pushing beyond ``capacity`` is refused and counted (``overruns``, ``overrun_samples``).
 """
 
@@ -111,6 +120,8 @@ class JitterBuffer:
         self._held = self._fading_out = self._fading_in = False
         self._hold_times: collections.deque[float] = collections.deque(maxlen=history)
         self.holds = 0
+        self._pulls: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=history)
+        self.cut_samples = 0  # samples handed out that the device dropped (cut) unplayed
 
     # ---- producer side -------------------------------------------------------------
     def push(self, samples: np.ndarray) -> int:
@@ -132,9 +143,12 @@ class JitterBuffer:
             if reply is not None and reply.end is None:
                 reply.end = self._pushed
 
-    def flush(self) -> int:
-        """Drop every queued sample now (barge-in); return how many were dropped."""
+    def flush(self, cut_at: float | None = None) -> int:
+        """Drop every queued sample now (barge-in); return how many were dropped.
+        ``cut_at``: the device dropped its own queue at this time too (see module doc)."""
         with self._lock:
+            if cut_at is not None:
+                self._unplay(cut_at)
             dropped = self._size
             self._head = (self._head + dropped) % self.capacity
             self._size = 0
@@ -150,12 +164,46 @@ class JitterBuffer:
             self._drained.notify_all()
             return dropped
 
-    def hold(self) -> None:
-        """Duck: fade out on the next pull, then silence; the queue is kept (``release``)."""
+    def hold(self, cut_at: float | None = None) -> None:
+        """Duck: fade out on the next pull, then silence; the queue is kept (``release``).
+        ``cut_at``: the device went silent at this time (it dropped its queue): what it
+        had not played goes back to the queue, and there is no fade to play."""
         with self._lock:
             if not self._held:
                 self._held, self._fading_out, self._fading_in = True, True, False
                 self.holds += 1
+            if cut_at is not None:
+                self._unplay(cut_at)
+                if self._fading_out:
+                    self._hold_times.append(cut_at)
+                    self._fading_out = False
+
+    def _unplay(self, t: float) -> int:
+        """Give back the current reply's samples handed out for DAC times >= ``t`` (the
+        device dropped them); the record of blocks handed out ends at ``t``."""
+        back = 0
+        while self._pulls and self._pulls[-1][0] + self._pulls[-1][2] / self.sample_rate > t:
+            t_out, start, n = self._pulls.pop()
+            heard = max(0, min(n, int(np.ceil((t - t_out) * self.sample_rate - 1e-6))))
+            back = self._played - start - heard
+            if heard:
+                self._pulls.append((t_out, start, heard))
+                break
+        reply = self._cur
+        if reply is None or back <= 0:
+            return 0
+        back = min(back, self._played - reply.start, self.capacity - self._size)
+        self._head = (self._head - back) % self.capacity
+        self._size += back
+        self._played -= back
+        self.cut_samples += back
+        reply.played -= back
+        reply.t_last = min(reply.t_last, t) if reply.t_last is not None else None
+        if reply.played <= 0:
+            reply.t_first, reply.played = None, 0
+        if self._state == IDLE:
+            self._state = PLAYING
+        return back
 
     def release(self) -> None:
         """Un-duck: resume from the next queued sample, fading in."""
@@ -245,6 +293,8 @@ class JitterBuffer:
     def _account(self, n: int, t_out: float) -> None:
         """Advance the played counter, closing replies whose last sample went out."""
         start = self._played
+        if n:
+            self._pulls.append((t_out, start, n))
         self._played += n
         while self._cur is not None:
             reply = self._cur
@@ -303,6 +353,15 @@ class JitterBuffer:
         with self._lock:
             return None if self._cur is None else self._cur.timing(interrupted=False)
 
+    @property
+    def handed_until(self) -> float:
+        """DAC time at which the last reply sample handed to the device ends (-inf: none)."""
+        with self._lock:
+            if not self._pulls:
+                return float("-inf")
+            t_out, _, n = self._pulls[-1]
+            return t_out + n / self.sample_rate
+
     def hold_times(self) -> list[float]:
         """When each hold went silent at the DAC (the end of its fade), oldest first."""
         with self._lock:
@@ -317,4 +376,5 @@ class JitterBuffer:
         return {"underruns": self.underruns, "underrun_samples": self.underrun_samples,
                 "overruns": self.overruns, "overrun_samples": self.overrun_samples,
                 "flushes": self.flushes, "flushed_samples": self.flushed_samples, "holds": self.holds,
+                "cut_samples": self.cut_samples,
                 "replies": self._n_replies}

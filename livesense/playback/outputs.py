@@ -49,6 +49,10 @@ class SpeakerOutput:
     def duck(self, on: bool) -> None:
         self.speaker.duck(on)
 
+    @property
+    def cuts_device(self) -> bool:
+        return self.speaker.cuts_device
+
     def drain(self, timeout: float) -> None:
         self.speaker.end_reply()
         self.speaker.wait_idle(timeout)

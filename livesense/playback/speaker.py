@@ -9,6 +9,16 @@ device does not take the runtime rate. ``Interrupt`` flushes everything queued a
 ``Duck``/``Unduck`` hold and resume it (a tentative barge-in, see playback/jitter.py);
 ``ReplyEnd``/``EndOfStream`` (or ``end_reply()``) marks the end of a reply so its drain is not counted as
 an underrun (see playback/jitter.py for the exact underrun definition).
+
+The device's own queue: the callback runs one output latency (>= 0.1 s on PulseAudio)
+ahead of the DAC, so a flush or a duck in the jitter buffer alone would still let that
+much of the agent's voice play over the user. With ``PlaybackConfig.cut_device`` a duck or
+an interrupt also aborts the stream (PortAudio drops what the device has queued; measured
+on PulseAudio: the sound stops at the abort, the queue is not played) and starts it again
+at once: the jitter buffer takes back the samples the device never played (``hold`` /
+``flush`` with ``cut_at``), and ``on_cut(t)`` tells the echo canceller's reference tap that
+nothing was played from ``t`` on. The cut is abrupt (no fade: the faded samples were in
+the dropped queue), which is the price of going quiet ~0.1 s sooner.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ class SpeakerSink:
     def __init__(self, config: AudioConfig | None = None,
                  playback: PlaybackConfig | None = None, clock: Clock | None = None,
                  device: str | int | None = None, device_rate: int | None = None,
-                 start_timeout_s: float = 5.0, on_played=None) -> None:
+                 start_timeout_s: float = 5.0, on_played=None, on_cut=None) -> None:
         self.config = config or AudioConfig()
         self.playback = playback or PlaybackConfig()
         self.clock = clock or MonotonicClock()
@@ -60,6 +70,9 @@ class SpeakerSink:
         # from the callback with each block handed to the device; it must only copy
         # (livesense.aec.tap.ReferenceTap does)
         self.on_played = on_played
+        self.on_cut = on_cut  # on_cut(t): the device dropped everything it was to play from t
+        self.cuts = 0
+        self._cutting = False  # an abort of our own: its finished callback is not a lost device
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self, wait: bool = True) -> "SpeakerSink":
@@ -101,10 +114,45 @@ class SpeakerSink:
         try:
             return sd.OutputStream(device=index, samplerate=rate, blocksize=self.blocksize,
                                    channels=1, dtype="float32", latency=latency,
-                                   callback=self._callback, finished_callback=self._lost.set)
+                                   callback=self._callback, finished_callback=self._finished)
         except Exception as e:
             name = index if index is not None else "default"
             raise DeviceError(f"cannot open output device {name} at {rate} Hz: {e}") from e
+
+    def _finished(self) -> None:
+        if not self._cutting:
+            self._lost.set()
+
+    def _cut(self, apply) -> None:
+        """``apply(t)`` with the device's queue dropped at ``t``: abort the stream, let the
+        jitter buffer take back what was not played, tell ``on_cut``, start again (no
+        callback runs in between). ``apply(None)`` when there is nothing to cut."""
+        stream = self._stream
+        live = (self.playback.cut_device and stream is not None and stream.active
+                and not self._lost.is_set() and self.jitter.handed_until > self.clock.now())
+        if not live:  # nothing of ours in the device's queue, or no stream to cut
+            apply(None)
+            return
+        self._cutting = True
+        t = self.clock.now()  # taken before the abort: a sample of that ~1 ms may play twice, none is lost
+        try:
+            stream.abort()
+        except Exception as e:
+            log.warning("speaker: could not abort the stream: %s", e)
+            self._cutting = False
+            apply(None)
+            return
+        try:
+            apply(t)
+            if self.on_cut is not None:
+                self.on_cut(t)
+            stream.start()
+            self.cuts += 1
+        except Exception as e:  # the device went away under us: the next write reports it
+            log.warning("speaker: could not restart the stream after a cut: %s", e)
+            self._lost.set()
+        finally:
+            self._cutting = False
 
     def stop(self) -> None:
         """Stop and close the stream at once (queued audio is discarded); idempotent."""
@@ -178,16 +226,33 @@ class SpeakerSink:
                 self.jitter.push(tail)
         self.jitter.end_reply()
 
+    @property
+    def cuts_device(self) -> bool:
+        """A duck or a flush silences the output at once (the device's queue is dropped)."""
+        return self.playback.cut_device
+
     def duck(self, on: bool) -> None:
-        """Barge-in suspected: hold the queued audio (fade out, nothing dropped), or resume."""
-        if self.jitter is not None:
-            self.jitter.hold() if on else self.jitter.release()
+        """Barge-in suspected: hold the queued audio (nothing dropped), or resume. With
+        ``cut_device`` the device's queue is dropped too and its unplayed part re-queued."""
+        if self.jitter is None:
+            return
+        if on and not self.jitter.held:
+            self._cut(lambda t: self.jitter.hold(cut_at=t))
+        elif not on:
+            self.jitter.release()
 
     def interrupt(self) -> int:
-        """Barge-in: drop everything queued now; return device samples dropped."""
+        """Barge-in: drop everything queued now (the device's queue too, with
+        ``cut_device``, unless a duck has already silenced it); return samples dropped."""
         for resampler in self._resamplers.values():
             resampler.reset()
-        return self.jitter.flush() if self.jitter is not None else 0
+        if self.jitter is None:
+            return 0
+        if self.jitter.held:  # the duck has silenced the device already
+            return self.jitter.flush()
+        dropped = []
+        self._cut(lambda t: dropped.append(self.jitter.flush(cut_at=t)))
+        return dropped[0]
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the queued reply has been handed to the device (wall time)."""
@@ -220,7 +285,7 @@ class SpeakerSink:
         return self.jitter.playing_reply() if self.jitter is not None else None
 
     def stats(self) -> dict[str, int]:
-        out = {"callbacks": self.callbacks, "output_underflows": self.output_underflows}
+        out = {"callbacks": self.callbacks, "output_underflows": self.output_underflows, "cuts": self.cuts}
         if self.jitter is not None:
             out.update(self.jitter.stats())
         return out

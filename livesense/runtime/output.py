@@ -39,7 +39,8 @@ class AudioSink(Protocol):
         """Drop everything queued now; return the number of samples dropped."""
 
     def duck(self, on: bool) -> None:
-        """``True``: fade out and hold the queued audio (keep it); ``False``: resume it."""
+        """``True``: fade out and hold the queued audio (keep it); ``False``: resume it.
+        A sink whose ``cuts_device`` is true silences the device's own queue too (at once)."""
 
     def drain(self, timeout: float) -> None:
         """Block until queued audio has played (end of stream)."""
@@ -72,13 +73,15 @@ class PlaybackState:
             start = self._until if self._turn == turn and self._until > now else now + latency
             self._turn, self._until = turn, start + seconds
 
-    def held(self, now: float) -> None:
-        """Ducked at ``now``: the device's buffered audio plays out, the rest waits."""
+    def held(self, now: float, cut: bool = False) -> None:
+        """Ducked at ``now``: the device's buffered audio plays out, the rest waits
+        (``cut``: the device dropped its queue, so all of it waits)."""
         with self._lock:
             if self._held_at is None:
                 self._held_at = now
-                self._left = max(0.0, self._until - (now + self._latency))
-                self._until = min(self._until, now + self._latency)
+                lead = 0.0 if cut else self._latency
+                self._left = max(0.0, self._until - (now + lead))
+                self._until = min(self._until, now + lead)
 
     def resumed(self, now: float) -> None:
         with self._lock:
@@ -155,7 +158,7 @@ class OutputStage:
         turn = self.state.speaking(now)
         if on and turn is not None:  # first silence the listener hears (a confirm flushes later)
             self.tracer.mark(turn, "ducked", now)
-        self.state.held(now) if on else self.state.resumed(now)
+        self.state.held(now, getattr(self.sink, "cuts_device", False)) if on else self.state.resumed(now)
         self.tracer.count("ducks" if on else "unducks")
 
     def _interrupt(self, frame: Interrupt) -> None:
