@@ -37,7 +37,6 @@ def parse_args():
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
                    help="decode each frame from its own codes only")
-    p.add_argument("--joint-first", action="store_true", help="experiment: stage 1 codes source and envelope together")
     p.add_argument("--gamma", type=float, default=0.5, help="quantize band magnitudes compressed to the power "
                    "gamma (0: log band powers, the first shipped codebooks)")
     return p.parse_args()
@@ -94,17 +93,14 @@ def normalizer(F, c, wf, wv, outside, gamma):
     return Normalizer(G.mean(0).astype(np.float32), (G.std(0) + floor).astype(np.float32), w, eye, gamma, m)
 
 
-def stage_masks(c, joint_first: bool = False) -> np.ndarray:
+def stage_masks(c) -> np.ndarray:
     """Stage 1 codes the source (log-f0, voicing) alone; stages 2.. code the envelope.
-    ``joint_first``: stage 1 codes the source and the envelope together (voicing and the
-    spectral shape go together), the later stages the envelope's residual.
 
     Measured on the dev set: a dedicated source stage beats one joint RVQ by ~0.015 STOI.
     """
     m = c.n_sub * c.n_mel
     masks = np.zeros((c.n_codebooks, c.dim), np.float32)
     masks[0, m:] = 1.0
-    masks[0, :m] = 1.0 if joint_first else 0.0
     masks[1:, :m] = 1.0
     return masks
 
@@ -127,12 +123,11 @@ def main():
         F = F[np.sort(rng.choice(len(F), a.max_frames, replace=False))]
     norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside, a.gamma)
     books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
-                      masks=stage_masks(c, a.joint_first))
+                      masks=stage_masks(c))
     post = fit_context_decoder(norm.forward(F_all), books) if a.context_decoder else None
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
-              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma,
-              "joint_first": a.joint_first}
+              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma}
     recipe["context_decoder"] = bool(a.context_decoder)
     digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, post=post)
     print(json.dumps({"out": a.out, "sha256": digest, **recipe}))

@@ -136,3 +136,56 @@ def test_cli_no_aec_flag():
 
     assert config_from(parser().parse_args(["run", "--no-aec"])).duplex.aec is False
     assert config_from(parser().parse_args(["run"])).duplex.aec is True
+
+
+class _Stream:
+    """Stands in for a PortAudio stream: counts aborts/starts, can be slow to abort."""
+
+    def __init__(self, abort_s: float = 0.0) -> None:
+        self.active, self.latency, self.aborts, self.starts, self.abort_s = True, 0.1, 0, 0, abort_s
+
+    def abort(self) -> None:
+        import time
+
+        time.sleep(self.abort_s)
+        self.aborts += 1
+
+    def start(self) -> None:
+        self.starts += 1
+
+
+def _playing_speaker(stream: _Stream, cut_taps: list) -> tuple[SpeakerSink, FakeClock]:
+    clock = FakeClock(3.0)
+    sink = SpeakerSink(AudioConfig(), clock=clock, device_rate=FS, on_cut=cut_taps.append)
+    sink.jitter = JitterBuffer(FS, 0.0, 5.0, clock)
+    sink.blocksize, sink._stream = 320, stream
+    sink.jitter.push(np.full(FS, 0.25, np.float32))
+    out = np.zeros((320, 1), np.float32)
+    info = SimpleNamespace(outputBufferDacTime=11.1, currentTime=11.0)
+    for _ in range(5):  # 100 ms handed to the device, 100 ms ahead of the DAC
+        sink._callback(out, 320, info, SimpleNamespace(output_underflow=False))
+        clock.advance(0.02)
+    return sink, clock
+
+
+def test_speaker_duck_cuts_the_device_queue_and_tells_the_tap():
+    stream, cuts = _Stream(), []
+    sink, clock = _playing_speaker(stream, cuts)
+    sink.duck(True)
+    assert stream.aborts == stream.starts == 1 and cuts == [pytest.approx(clock.now())]
+    assert sink.jitter.held and sink.jitter.cut_samples > 0 and sink.cuts_device
+    sink.duck(False)
+    sink.interrupt()  # nothing of the reply is in the device's queue now: no second cut
+    assert stream.aborts == 1
+
+
+def test_speaker_stops_cutting_after_a_slow_cut():
+    stream, cuts = _Stream(abort_s=0.2), []
+    sink, clock = _playing_speaker(stream, cuts)
+    sink.duck(True)
+    assert stream.aborts == 1 and not sink.cuts_device  # too slow: from now on the queue plays out
+    sink.duck(False)
+    sink._callback(np.zeros((320, 1), np.float32), 320, SimpleNamespace(outputBufferDacTime=11.1, currentTime=11.0),
+                   SimpleNamespace(output_underflow=False))
+    sink.interrupt()
+    assert stream.aborts == 1 and len(cuts) == 1

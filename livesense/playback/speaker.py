@@ -40,6 +40,8 @@ from livesense.playback.jitter import JitterBuffer, ReplyTiming
 log = logging.getLogger(__name__)
 
 MIN_LATENCY_S = 0.1  # below this PulseAudio underran on a shared core (FACTS.md)
+SLOW_CUT_S = 0.15  # an abort + restart slower than this (some Bluetooth / remote devices) stops cutting:
+#                    holding the output thread that long would cost more than the latency it saves
 
 
 class SpeakerSink:
@@ -72,6 +74,7 @@ class SpeakerSink:
         self.on_played = on_played
         self.on_cut = on_cut  # on_cut(t): the device dropped everything it was to play from t
         self.cuts = 0
+        self._cut_off = False  # set after a slow cut: the device's queue plays out from then on
         self._cutting = False  # an abort of our own: its finished callback is not a lost device
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -128,13 +131,14 @@ class SpeakerSink:
         jitter buffer take back what was not played, tell ``on_cut``, start again (no
         callback runs in between). ``apply(None)`` when there is nothing to cut."""
         stream = self._stream
-        live = (self.playback.cut_device and stream is not None and stream.active
+        live = (self.playback.cut_device and not self._cut_off and stream is not None and stream.active
                 and not self._lost.is_set() and self.jitter.handed_until > self.clock.now())
         if not live:  # nothing of ours in the device's queue, or no stream to cut
             apply(None)
             return
         self._cutting = True
         t = self.clock.now()  # taken before the abort: a sample of that ~1 ms may play twice, none is lost
+        t_wall = time.monotonic()
         try:
             stream.abort()
         except Exception as e:
@@ -148,6 +152,11 @@ class SpeakerSink:
                 self.on_cut(t)
             stream.start()
             self.cuts += 1
+            took = time.monotonic() - t_wall
+            if took > SLOW_CUT_S:
+                self._cut_off = True
+                log.warning("speaker: dropping the device's queue took %.0f ms; not cutting any more "
+                            "(a barge-in will be heard %.0f ms later)", 1e3 * took, 1e3 * self.ahead_s)
         except Exception as e:  # the device went away under us: the next write reports it
             log.warning("speaker: could not restart the stream after a cut: %s", e)
             self._lost.set()
@@ -229,7 +238,7 @@ class SpeakerSink:
     @property
     def cuts_device(self) -> bool:
         """A duck or a flush silences the output at once (the device's queue is dropped)."""
-        return self.playback.cut_device
+        return self.playback.cut_device and not self._cut_off
 
     def duck(self, on: bool) -> None:
         """Barge-in suspected: hold the queued audio (nothing dropped), or resume. With
