@@ -93,6 +93,8 @@ class DuplexConfig:
     #                           (room reverberation, output-latency misestimate)
     impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
     duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
+    duck_voiced_s: float = 0.02  # ... of which this much voiced (dev rooms, 2026-12-05: 0.04 halved false ducks,
+    #   398 -> 179 per hour of agent speech, but onset -> silence went 80 -> 113 ms median, so 0.02 stays)
     duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then
     duck_release_s: float = 0.45  # ... or sooner, after this long without a counted frame (a cough ended;
     #                               a comma pause, 0.2-0.4 s, is shorter: at 0.3 s one released a real barge-in)

@@ -166,7 +166,8 @@ def sim_room(k: int, room: tuple) -> RoomConfig:
 def duplex_cfg(policy: bool, args) -> Config:
     d = DuplexConfig(min_speech_s=args.min_speech_s, min_voiced_s=args.min_voiced_s,
                      near_margin_db=args.near_margin_db, voicing=args.voicing, tail_decay_db=args.tail_decay_db,
-                     clear_after_unadapted_s=args.clear_after_unadapted_s)
+                     clear_after_unadapted_s=args.clear_after_unadapted_s, duck_s=args.duck_s,
+                     duck_voiced_s=args.duck_voiced_s)
     if not policy:  # baseline: the plain turn rule hears everything
         d = DuplexConfig(min_speech_s=Config().turn.start_s, min_voiced_s=0.0, voicing=-1.0,
                          near_margin_db=-200.0, min_level_dbfs=-200.0)
@@ -331,6 +332,8 @@ def main() -> None:
     p.add_argument("--near-margin-db", type=float, default=d.near_margin_db, help="DuplexConfig.near_margin_db")
     p.add_argument("--voicing", type=float, default=d.voicing, help="DuplexConfig.voicing")
     p.add_argument("--tail-decay-db", type=float, default=d.tail_decay_db, help="DuplexConfig.tail_decay_db")
+    p.add_argument("--duck-s", type=float, default=d.duck_s, help="DuplexConfig.duck_s")
+    p.add_argument("--duck-voiced-s", type=float, default=d.duck_voiced_s, help="DuplexConfig.duck_voiced_s")
     p.add_argument("--clear-after-unadapted-s", type=float, default=d.clear_after_unadapted_s,
                    help="DuplexConfig.clear_after_unadapted_s")
     p.add_argument("--no-baseline", action="store_true", help="skip the run without the barge-in policy")

@@ -133,6 +133,7 @@ class BargeInPolicy:
         f = lambda s: duplex.frames(s, audio.frame_ms)  # noqa: E731 - the one conversion
         self.need, self.window, self.voiced_need = f(duplex.min_speech_s), f(duplex.window_s), f(duplex.min_voiced_s)
         self.duck_need, self.duck_hold, self.duck_release = f(duplex.duck_s), f(duplex.duck_hold_s), f(duplex.duck_release_s)
+        self.duck_voiced = f(duplex.duck_voiced_s)
         self.clear_need, self.clear_after = f(duplex.clear_voiced_s), f(duplex.clear_after_s)
         self.clear_after_unadapted = f(duplex.clear_after_unadapted_s)
         self.config, self.sample_rate = duplex, audio.sample_rate
@@ -256,7 +257,7 @@ class BargeInPolicy:
             self._run, self._fresh = 0, True
         if self._duck_at is None:
             onset = self._run <= self.window  # a voice appears early in a run; a fan's run goes on
-            if self._fresh and onset and self._run >= self.duck_need and self._run_voiced:
+            if self._fresh and onset and self._run >= self.duck_need and self._run_voiced >= self.duck_voiced:
                 self._duck_at, self._duck_frames, self._quiet_frames, self._fresh = self._run_onset, 0, 0, False
                 self._duck_speech, self._duck_clear = False, 0
                 return Verdict.DUCK, self._run_onset
