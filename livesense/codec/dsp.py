@@ -3,6 +3,8 @@
 Both work on a batch of hops so a streaming step and a one-shot call run the same code.
 Synthesis shapes a pitch-pulse + noise excitation, mixed per frequency by the voicing,
 with the log-mel envelope interpolated to FFT bins, and overlap-adds 50 % Hann windows.
+The pulses go through a fixed all-pass (quadratic phase, ``DISPERSION``): a bare impulse
+train puts every harmonic in phase, a peaky buzz that real voices (and PESQ) do not have.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ REL_FLOOR = 0.0  # band power floor relative to the hop's loudest band (0: off)
 VOICED_THR = 0.45  # periodicity above which a hop's pitch is trusted
 PITCH_LP_HZ = 2000.0  # pitch is estimated from the band below this
 NOISE_SEED = 1234  # the decoder's noise is a fixed function of (seed, sample index)
+DISPERSION = 24.0  # pulse all-pass: phase -pi * DISPERSION * (f / Nyquist)^2, group delay 0..2*DISPERSION
+#   samples (3 ms at 8 kHz); on the codec's dev set (held-out voices, not the bench) STOI 0.872 -> 0.877,
+#   PESQ-WB 1.47 -> 1.52; 36 and 48 gave the same. It must stay below the synthesis window's zero margin
 
 
 def _hz_to_mel(f):
@@ -50,9 +55,14 @@ def tables(c: FrameContract) -> dict:
     off = (c.n_fft - 2 * c.hop) // 2
     w_syn[off: off + 2 * c.hop] = np.hanning(2 * c.hop + 1)[:-1]  # periodic: sums to 1
     tilt = np.clip(1.0 - (freqs - 2500.0) / 6000.0, 0.3, 1.0)  # voiced share falls above 2.5 kHz
+    if 2 * DISPERSION >= off:
+        raise ValueError(f"pulse dispersion of {2 * DISPERSION:.0f} samples would wrap around the "
+                         f"{c.n_fft}-point synthesis window (margin {off})")
+    disperse = np.exp(-1j * np.pi * DISPERSION * (np.arange(n_bins) / (n_bins - 1)) ** 2)
     return {"fb": fb.astype(np.float32), "interp": interp.astype(np.float32),
             "w_mel": w_mel, "w_mel_pow": float(np.sum(w_mel ** 2)), "w_pitch": w_pitch,
             "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "tilt": tilt.astype(np.float32)[None, :],
+            "disperse": disperse,
             "lp_bins": int(PITCH_LP_HZ * 2 * c.pitch_win / c.sample_rate),
             "lag_min": int(c.sample_rate / c.f0_max), "lag_max": int(np.ceil(c.sample_rate / c.f0_min))}
 
@@ -107,7 +117,7 @@ def synth_hops(logmel, v, pulses, noise, c: FrameContract) -> np.ndarray:
     """Filtered excitation of each hop, (n, n_fft): add at output offset hop*m."""
     t = tables(c)
     w = t["w_syn"]
-    P = np.fft.rfft(pulses * w, c.n_fft)
+    P = np.fft.rfft(pulses * w, c.n_fft) * t["disperse"]
     N = np.fft.rfft(noise * w, c.n_fft)
     gain = np.exp(0.5 * (logmel @ t["interp"].T))
     vw = voicing_mix(v, c)
