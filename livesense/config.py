@@ -93,6 +93,9 @@ class DuplexConfig:
     #                           (room reverberation, output-latency misestimate)
     impulse_share: float = 0.5  # a frame with more of its energy in one 2 ms slice is a click, not speech
     duck_s: float = 0.04  # consecutive counted frames after an onset that duck (hold) the output at once
+    duck_voicing: float = 0.75  # ... voiced at this periodicity at least (``voicing`` or stricter). Chosen on
+    #   the dev rooms (0.6 / 0.7 / 0.75 / 0.8 / 0.85: false ducks 398 / 191 / 127 / 62 / 12 per hour, onset ->
+    #   silence 80 / 93 / 93 / 115 / 107 ms); tuning + held-out sets: false ducks 703 -> 206 per hour, 66 -> 79 ms
     duck_voiced_s: float = 0.02  # ... of which this much voiced (dev rooms, 2026-12-05: 0.04 halved false ducks,
     #   398 -> 179 per hour of agent speech, but onset -> silence went 80 -> 113 ms median, so 0.02 stays)
     duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then

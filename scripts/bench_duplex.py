@@ -167,7 +167,7 @@ def duplex_cfg(policy: bool, args) -> Config:
     d = DuplexConfig(min_speech_s=args.min_speech_s, min_voiced_s=args.min_voiced_s,
                      near_margin_db=args.near_margin_db, voicing=args.voicing, tail_decay_db=args.tail_decay_db,
                      clear_after_unadapted_s=args.clear_after_unadapted_s, duck_s=args.duck_s,
-                     duck_voiced_s=args.duck_voiced_s)
+                     duck_voiced_s=args.duck_voiced_s, duck_voicing=args.duck_voicing)
     if not policy:  # baseline: the plain turn rule hears everything
         d = DuplexConfig(min_speech_s=Config().turn.start_s, min_voiced_s=0.0, voicing=-1.0,
                          near_margin_db=-200.0, min_level_dbfs=-200.0)
@@ -333,6 +333,7 @@ def main() -> None:
     p.add_argument("--voicing", type=float, default=d.voicing, help="DuplexConfig.voicing")
     p.add_argument("--tail-decay-db", type=float, default=d.tail_decay_db, help="DuplexConfig.tail_decay_db")
     p.add_argument("--duck-s", type=float, default=d.duck_s, help="DuplexConfig.duck_s")
+    p.add_argument("--duck-voicing", type=float, default=d.duck_voicing, help="DuplexConfig.duck_voicing")
     p.add_argument("--duck-voiced-s", type=float, default=d.duck_voiced_s, help="DuplexConfig.duck_voiced_s")
     p.add_argument("--clear-after-unadapted-s", type=float, default=d.clear_after_unadapted_s,
                    help="DuplexConfig.clear_after_unadapted_s")

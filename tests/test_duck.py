@@ -22,9 +22,10 @@ from livesense.runtime.turns import TurnDetector
 FS, BLOCK = 16000, 320
 
 
-def events(x: np.ndarray, echo_info=None, lead_s: float = 0.5) -> list[tuple[str, float, int]]:
+def events(x: np.ndarray, echo_info=None, lead_s: float = 0.5,
+           duplex: DuplexConfig | None = None) -> list[tuple[str, float, int]]:
     """(kind, time, frame index) of every Duck/Unduck/TurnStart while the agent is audible."""
-    policy = BargeInPolicy(AudioConfig(), DuplexConfig(), lambda t: True, echo_info)
+    policy = BargeInPolicy(AudioConfig(), duplex or DuplexConfig(), lambda t: True, echo_info)
     det = TurnDetector(AudioConfig(), TurnConfig(), barge_in=policy)
     rng = np.random.default_rng(0)
     pad = np.zeros(int(lead_s * FS))
@@ -49,6 +50,19 @@ def test_duck_fires_within_one_block_of_a_tentative_onset():
     assert abs(t - 0.5) <= 0.02 and k <= onset_frame + 1
     start = ev[kinds.index("TurnStart")]
     assert start[2] > k + 3  # confirmation takes longer: the duck is what the user hears first
+
+
+def test_duck_voicing_sets_how_clearly_pitched_the_onset_must_be():
+    """A pitched sound buried in noise (3 dB SNR: periodicity ~0.68) ducks at the plain
+    voicing threshold (0.6) but not at a stricter duck_voicing (0.75); a clear voice ducks
+    under both, as fast."""
+    rough = harmonic(140, 0.3)
+    rough = rough + np.random.default_rng(1).standard_normal(len(rough)) * np.sqrt(np.mean(rough ** 2)) * 10 ** (-3 / 20)
+    plain, strict = DuplexConfig(duck_voicing=0.6), DuplexConfig(duck_voicing=0.75)
+    assert [e[0] for e in events(rough, duplex=plain)][:1] == ["Duck"]
+    assert "Duck" not in [e[0] for e in events(rough, duplex=strict)]
+    clear_plain, clear_strict = events(harmonic(140, 1.0), duplex=plain), events(harmonic(140, 1.0), duplex=strict)
+    assert clear_plain[0][0] == clear_strict[0][0] == "Duck" and clear_plain[0][2] == clear_strict[0][2]
 
 
 def test_speech_ducks_then_confirms_from_its_onset(speech):

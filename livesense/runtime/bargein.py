@@ -15,7 +15,9 @@ fan interrupt it. There, a frame *counts* as user speech only if all of these ho
 Two steps, so the agent goes quiet for the user almost at once and loses nothing to a cough:
 
 1. **Duck** on a tentative onset: a run of at least ``duck_s`` of consecutive counted
-   frames, begun after a frame that did not count, with a voiced frame in it within
+   frames, begun after a frame that did not count, with ``duck_voiced_s`` of frames in it
+   voiced at periodicity ``duck_voicing`` (stricter than ``voicing``: a voice is clearly
+   pitched from its first frames, a noise that merely passes ``voicing`` is not) within
    ``window_s`` of its start (coughs, door
    slams and a fan switching on count as loud, VAD-positive frames, but have no pitch). The
    output holds its audio (fade out, nothing dropped).
@@ -145,6 +147,7 @@ class BargeInPolicy:
         self._levels: collections.deque = collections.deque(maxlen=3)  # last frame levels, dBFS
         self.rejected = collections.Counter()  # why frames did not count (diagnostics)
         self._run, self._run_onset, self._run_voiced, self._fresh = 0, 0.0, 0, True  # consecutive counted frames
+        self.last_periodicity = 0.0  # of the last frame judge() measured
         self._duck_at: float | None = None  # onset of the duck in progress
         self._duck_frames = self._quiet_frames = 0
         self._duck_speech, self._duck_clear = False, 0  # evidence since the duck began
@@ -203,7 +206,8 @@ class BargeInPolicy:
         self._near_tail = info is not None and info.near_db < self.config.tail_margin_db
         if impulse_share(frame, self.slice) > self.config.impulse_share:
             return self._reject("impulse")
-        voiced = periodicity(self._win, self.sample_rate) >= self.config.voicing and self._bright(frame)
+        self.last_periodicity = periodicity(self._win, self.sample_rate)
+        voiced = self.last_periodicity >= self.config.voicing and self._bright(frame)
         return True, voiced
 
     def _decaying(self) -> bool:
@@ -245,7 +249,8 @@ class BargeInPolicy:
             self._hist.clear()
             self._end_run()
             return Verdict.BARGE_IN, onset
-        return self._duck_step(counts, voiced, t)
+        # a duck's voiced frames must be pitched at duck_voicing (at least as strict as voicing)
+        return self._duck_step(counts, voiced and self.last_periodicity >= self.config.duck_voicing, t)
 
     def _duck_step(self, counts: bool, voiced: bool, t: float) -> tuple[Verdict, float]:
         if counts:
