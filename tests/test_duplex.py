@@ -189,3 +189,14 @@ def test_speaker_stops_cutting_after_a_slow_cut():
                    SimpleNamespace(output_underflow=False))
     sink.interrupt()
     assert stream.aborts == 1 and len(cuts) == 1
+
+
+def test_a_late_finished_callback_after_a_cut_is_not_a_lost_device():
+    stream, cuts = _Stream(), []
+    sink, _ = _playing_speaker(stream, cuts)
+    sink.duck(True)
+    sink._finished()  # PortAudio reports the aborted stream finished after it was restarted
+    assert not sink._lost.is_set()
+    stream.active = False  # a real loss: the stream is not running
+    sink._finished()
+    assert sink._lost.is_set()

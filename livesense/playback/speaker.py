@@ -123,8 +123,12 @@ class SpeakerSink:
             raise DeviceError(f"cannot open output device {name} at {rate} Hz: {e}") from e
 
     def _finished(self) -> None:
-        if not self._cutting:
-            self._lost.set()
+        """PortAudio's stream-finished callback: the device is lost unless the stream was
+        aborted by a cut of our own (during it, or late, once the restarted stream runs)."""
+        stream = self._stream
+        if self._cutting or (stream is not None and stream.active):
+            return
+        self._lost.set()
 
     def _cut(self, apply) -> None:
         """``apply(t)`` with the device's queue dropped at ``t``: abort the stream, let the
