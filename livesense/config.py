@@ -49,8 +49,10 @@ class TurnConfig:
     #   saves ~14 ms p50 and on held-out statements ~116 ms, for 4.7 % more turns cut at a pause
     #   (merged, not lost) — see models/endpoint/README.md
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
-    speculate_s: float | None = 0.16  # silence after which the agent starts its reply unheard (TurnPending),
-    #   so its compute overlaps the rest of the end-of-turn wait; dropped if the user goes on. None: off
+    speculate_s: float | None = 0.08  # silence after which the agent starts its reply unheard (TurnPending),
+    #   so its compute overlaps the rest of the end-of-turn wait; dropped if the user goes on. None: off.
+    #   0.16 -> 0.08 took the cascade's p50 from 584 to 473-488 ms (bench_latency, same session) for ~1-2 more
+    #   dropped replies per turn on speech with pauses (their ASR runs on the otherwise idle agent thread)
     barge_in: bool = True  # user speech cuts the reply; off (e.g. batch file runs): turns queue
 
     def frames(self, seconds: float, frame_ms: int) -> int:

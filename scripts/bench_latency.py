@@ -157,6 +157,8 @@ def bench_config(args) -> Config:
     cfg = Config()
     if args.no_speculate:
         cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=None))
+    elif args.speculate_s is not None:
+        cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=args.speculate_s))
     if args.endpoint != "off":
         cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=args.endpoint))
     return cfg
@@ -178,6 +180,8 @@ def parse_args(argv=None):
                    help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, or a JSON file")
     p.add_argument("--no-speculate", action="store_true",
                    help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
+    p.add_argument("--speculate-s", type=float, default=None,
+                   help="silence after which the reply starts unheard (TurnConfig.speculate_s, default 0.08)")
     p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
     return p.parse_args(argv)
 

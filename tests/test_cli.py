@@ -135,7 +135,7 @@ def test_turn_options_reach_the_turn_config(tmp_path):
     assert config_from(parser().parse_args(["run"])).turn.endpoint_model is None  # fixed wait by default
     cfg = config_from(parser().parse_args(["run", "--endpoint", "shipped"]))
     assert cfg.turn.endpoint_model == "shipped"
-    assert config_from(parser().parse_args(["run"])).turn.speculate_s == 0.16
+    assert config_from(parser().parse_args(["run"])).turn.speculate_s == 0.08
     assert config_from(parser().parse_args(["run", "--no-speculate"])).turn.speculate_s is None
     bad = tmp_path / "ep.json"
     bad.write_text("{}")
