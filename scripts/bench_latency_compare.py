@@ -73,9 +73,11 @@ def replay(args, measure, cfg: Config) -> int:
     return 0
 
 
-def run_child(agent: str, folder: str, endpoint: str = "off", speculate: bool = True) -> dict:
+def run_child(agent: str, folder: str, endpoint: str = "off", speculate: bool = True,
+              speculate_s: float | None = None) -> dict:
     cmd = [sys.executable, os.path.join(HERE, "bench_latency.py"), "--replay", folder, "--agent", agent,
-           "--endpoint", endpoint] + ([] if speculate else ["--no-speculate"])
+           "--endpoint", endpoint] + ([] if speculate else ["--no-speculate"]) \
+        + ([] if speculate_s is None else ["--speculate-s", str(speculate_s)])
     subprocess.run(cmd, check=True, stdout=sys.stderr)  # our stdout's last line stays the comparison
     with open(os.path.join(folder, f"{agent}.json")) as fh:
         return json.load(fh)
@@ -101,7 +103,7 @@ def compare(args, browser_p50) -> int:
     answers_path = args.answers or os.path.splitext(args.plot or "out/latency.png")[0] + "_answers.json"
     with tempfile.TemporaryDirectory() as folder:
         qa = write_inputs(args, folder)
-        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate) for a in pair}
+        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate, args.speculate_s) for a in pair}
         asr = WhisperASR(threads=1)
         answers = spoken_answers(pair, qa, runs, folder, asr)
         repeatable = functools.partial(synth_piper, noise_scale=0.0, noise_w_scale=0.0)  # same audio every run
