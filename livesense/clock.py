@@ -6,9 +6,16 @@ Every stage that stamps or waits reads a ``Clock``; tests and benchmarks pass a
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
+
+
+def samples_before(t: float, t_start: float, rate: float) -> int:
+    """How many samples of a stream whose first sample is at ``t_start`` (``rate`` per
+    second) lie before time ``t``: 0 if none; a float hair under a whole count is that count."""
+    return max(0, math.ceil((t - t_start) * rate - 1e-6))
 
 
 class Clock(Protocol):

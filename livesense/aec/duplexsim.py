@@ -31,7 +31,7 @@ import numpy as np
 from livesense.aec.aec import EchoCancelStage, EchoCanceller
 from livesense.aec.room import RoomConfig, impulse_response
 from livesense.aec.tap import ReferenceTap
-from livesense.clock import FakeClock
+from livesense.clock import FakeClock, samples_before
 from livesense.config import Config
 from livesense.frames import AudioFrame, Duck, Frame, Interrupt, TextFrame, TurnEnd, TurnStart, Unduck
 from livesense.playback.jitter import JitterBuffer
@@ -214,7 +214,7 @@ class DuplexSim:
         never reaches the room (nor the canceller's reference)."""
         self.tap.cut(t)
         for t_dac, i, block, got in self._in_flight:
-            k = max(0, int(np.ceil((t - t_dac) * FS - 1e-6)))
+            k = samples_before(t, t_dac, FS)
             if k >= got:
                 continue
             tail = np.zeros_like(block)

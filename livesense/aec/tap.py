@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from livesense.capture.resample import StreamResampler
+from livesense.clock import samples_before
 
 
 class ReferenceTap:
@@ -81,7 +82,7 @@ class ReferenceTap:
         for b, x, t, rate in blocks:
             for t_cut, before in cuts:
                 if b < before and t + x.shape[0] / rate > t_cut:
-                    x[max(0, int(np.ceil((t_cut - t) * rate - 1e-6))):] = 0.0
+                    x[samples_before(t_cut, t, rate):] = 0.0
             self._push(canceller, x, t, rate)
         return len(blocks)
 

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livesense.capture.ring import get_wrapped, put_wrapped
-from livesense.clock import Clock, MonotonicClock
+from livesense.clock import Clock, MonotonicClock, samples_before
 
 IDLE, PREBUFFER, PLAYING = "idle", "prebuffer", "playing"
 
@@ -184,7 +184,7 @@ class JitterBuffer:
         back = 0
         while self._pulls and self._pulls[-1][0] + self._pulls[-1][2] / self.sample_rate > t:
             t_out, start, n = self._pulls.pop()
-            heard = max(0, min(n, int(np.ceil((t - t_out) * self.sample_rate - 1e-6))))
+            heard = min(n, samples_before(t, t_out, self.sample_rate))
             back = self._played - start - heard
             if heard:
                 self._pulls.append((t_out, start, heard))

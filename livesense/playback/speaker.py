@@ -130,40 +130,41 @@ class SpeakerSink:
             return
         self._lost.set()
 
-    def _cut(self, apply) -> None:
+    def _cut(self, apply):
         """``apply(t)`` with the device's queue dropped at ``t``: abort the stream, let the
         jitter buffer take back what was not played, tell ``on_cut``, start again (no
-        callback runs in between). ``apply(None)`` when there is nothing to cut."""
+        callback runs in between); ``apply(None)`` when there is nothing to cut. Returns
+        what ``apply`` returns."""
         stream = self._stream
         live = (self.playback.cut_device and not self._cut_off and stream is not None and stream.active
                 and not self._lost.is_set() and self.jitter.handed_until > self.clock.now())
         if not live:  # nothing of ours in the device's queue, or no stream to cut
-            apply(None)
-            return
+            return apply(None)
         self._cutting = True
-        t = self.clock.now()  # taken before the abort: a sample of that ~1 ms may play twice, none is lost
-        t_wall = time.monotonic()
         try:
-            stream.abort()
-        except Exception as e:
-            log.warning("speaker: could not abort the stream: %s", e)
-            self._cutting = False
-            apply(None)
-            return
-        try:
-            apply(t)
+            t = self.clock.now()  # taken before the abort: a sample of that ~1 ms may play twice, none is lost
+            t_wall = time.monotonic()
+            try:
+                stream.abort()
+            except Exception as e:
+                log.warning("speaker: could not abort the stream: %s", e)
+                return apply(None)
+            result = apply(t)
             if self.on_cut is not None:
                 self.on_cut(t)
-            stream.start()
+            try:
+                stream.start()
+            except Exception as e:  # the device went away under us: the next write reports it
+                log.warning("speaker: could not restart the stream after a cut: %s", e)
+                self._lost.set()
+                return result
             self.cuts += 1
             took = time.monotonic() - t_wall
             if took > SLOW_CUT_S:
                 self._cut_off = True
                 log.warning("speaker: dropping the device's queue took %.0f ms; not cutting any more "
                             "(a barge-in will be heard %.0f ms later)", 1e3 * took, 1e3 * self.ahead_s)
-        except Exception as e:  # the device went away under us: the next write reports it
-            log.warning("speaker: could not restart the stream after a cut: %s", e)
-            self._lost.set()
+            return result
         finally:
             self._cutting = False
 
@@ -263,9 +264,7 @@ class SpeakerSink:
             return 0
         if self.jitter.held:  # the duck has silenced the device already
             return self.jitter.flush()
-        dropped = []
-        self._cut(lambda t: dropped.append(self.jitter.flush(cut_at=t)))
-        return dropped[0]
+        return self._cut(lambda t: self.jitter.flush(cut_at=t))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the queued reply has been handed to the device (wall time)."""

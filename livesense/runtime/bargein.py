@@ -147,7 +147,6 @@ class BargeInPolicy:
         self._levels: collections.deque = collections.deque(maxlen=3)  # last frame levels, dBFS
         self.rejected = collections.Counter()  # why frames did not count (diagnostics)
         self._run, self._run_onset, self._run_voiced, self._fresh = 0, 0.0, 0, True  # consecutive counted frames
-        self.last_periodicity = 0.0  # of the last frame judge() measured
         self._duck_at: float | None = None  # onset of the duck in progress
         self._duck_frames = self._quiet_frames = 0
         self._duck_speech, self._duck_clear = False, 0  # evidence since the duck began
@@ -182,8 +181,9 @@ class BargeInPolicy:
         self._hist.clear()
         self._end_run()
 
-    def judge(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[bool, bool]:
-        """(counts as user speech, voiced) for one frame."""
+    def judge(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[bool, bool, bool]:
+        """(counts as user speech, voiced, voiced enough to duck: periodicity ``duck_voicing``)
+        for one frame."""
         n = frame.shape[0]
         self._win[:n] = self._win[n:]
         self._win[n:] = frame
@@ -206,9 +206,9 @@ class BargeInPolicy:
         self._near_tail = info is not None and info.near_db < self.config.tail_margin_db
         if impulse_share(frame, self.slice) > self.config.impulse_share:
             return self._reject("impulse")
-        self.last_periodicity = periodicity(self._win, self.sample_rate)
-        voiced = self.last_periodicity >= self.config.voicing and self._bright(frame)
-        return True, voiced
+        p = periodicity(self._win, self.sample_rate)
+        voiced = p >= self.config.voicing and self._bright(frame)
+        return True, voiced, voiced and p >= self.config.duck_voicing
 
     def _decaying(self) -> bool:
         """The frame is quieter than both frames before it by ``tail_decay_db``: the falling
@@ -226,12 +226,12 @@ class BargeInPolicy:
         d = np.diff(x)
         return e > 0 and float(d @ d) / e >= 2 * (1 - np.cos(2 * np.pi * self.config.min_bright_hz / self.sample_rate))
 
-    def _reject(self, why: str) -> tuple[bool, bool]:
+    def _reject(self, why: str) -> tuple[bool, bool, bool]:
         self.rejected[why] += 1
-        return False, False
+        return False, False, False
 
     def update(self, frame: np.ndarray, t: float, vad_speech: bool) -> tuple[Verdict, float]:
-        counts, voiced = self.judge(frame, t, vad_speech)
+        counts, voiced, duck_voiced = self.judge(frame, t, vad_speech)
         clear = voiced and (self._echo_info is None or self._no_echo
                             or (self._ref_quiet > self._tail and not (self._near_tail and self._decaying())))
         self._hist.append((counts, voiced, t, clear))
@@ -249,8 +249,7 @@ class BargeInPolicy:
             self._hist.clear()
             self._end_run()
             return Verdict.BARGE_IN, onset
-        # a duck's voiced frames must be pitched at duck_voicing (at least as strict as voicing)
-        return self._duck_step(counts, voiced and self.last_periodicity >= self.config.duck_voicing, t)
+        return self._duck_step(counts, duck_voiced, t)
 
     def _duck_step(self, counts: bool, voiced: bool, t: float) -> tuple[Verdict, float]:
         if counts:
