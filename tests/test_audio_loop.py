@@ -234,8 +234,11 @@ def test_duck_drops_the_device_queue_and_resumes_where_the_ear_stopped(pulse, mo
     slack = int(0.025 * SR)  # the loudness threshold may clip a few ms off either end
     assert aligned_correlation(before, x[slack:before.size - slack])[0] >= 0.95  # the start of the reply ...
     assert aligned_correlation(after, x[x.size - after.size + slack:x.size - slack])[0] >= 0.95  # ... its end
-    assert 0 <= before.size + after.size - x.size < 0.02 * SR  # nothing lost (a few ms twice at most)
-    assert abs(before.size - kept) < 0.02 * SR  # the buffer knows where the ear stopped
+    # The sound server plays what it had already committed after the abort: the sound stops
+    # 4-26 ms after the cut time here (more under load), and that much is played again on resume.
+    residual = 0.04 * SR
+    assert 0 <= before.size + after.size - x.size < residual  # nothing lost, at most the residual twice
+    assert -slack <= before.size - kept < residual  # the ear stopped at the cut, plus the server's residual
     assert handed - kept > 0.05 * SR  # the device's queue was dropped, not played
     assert reply.samples_played == x.size and not reply.interrupted
 
