@@ -21,7 +21,8 @@ AgentStage -> OutputStage), FakeClock, seeded.
     the duck (the end of its fade) or the flush (the last sample of the cut reply),
     whichever comes first. The device's queue (OUT_LATENCY, 100 ms) is dropped by the duck or
     the flush (``PlaybackConfig.cut_device``, as ``SpeakerSink`` aborts the stream); with
-    ``--no-cut`` it plays on and is part of the figure. Split: duck_ms
+    ``--no-cut`` it plays on and is part of the figure. A cut still lets CUT_RESIDUAL (20 ms)
+    play, as measured on PulseAudio here. Split: duck_ms
     (onset -> Duck decision), confirm_ms (onset -> Interrupt decision, was detect_ms) and
     flush_ms (Interrupt -> silence at the output; negative: the duck had silenced it before).
     A trial whose user began while an earlier (unconfirmed) duck still held the output
@@ -77,6 +78,8 @@ DEV_ROOMS = [  # for tuning changes (--dev), seeds apart from both sets above
 ]
 BARGE_TEXT = ["Wait, stop, I need to ask you something.", "Hold on, can you repeat that?",
               "No, that is not what I asked.", "Excuse me, one question."]
+CUT_RESIDUAL = 0.02  # a cut device still plays this long after the abort: on this machine's PulseAudio the
+#                      sound stopped 4-26 ms (median ~20) after the cut time (tests/test_audio_loop.py, 2026-12-05)
 OUT_LATENCY = 0.1  # the sim device's output latency; the rest of the room's bulk delay is
 #                    hidden from the canceller (it must find it)
 
@@ -193,7 +196,7 @@ def noise_session(k: int, room: tuple, far: np.ndarray, noises: dict, args, poli
         extra[i:] += ds.fan(rng, (n - i) / FS, rng.uniform(-45, -35))
         quiet[i:] = False
     sim = ds.DuplexSim(sim_room(k, room), np.roll(far, -3 * k * FS), duplex_cfg(policy, args),
-                       latency_s=OUT_LATENCY)
+                       latency_s=OUT_LATENCY, cut_residual_s=CUT_RESIDUAL)
     ev = sim.run(extra, [0.5], restart=True)
     quiet[:3 * FS] = False
     q = quiet[:len(sim.mic)]
@@ -217,7 +220,7 @@ def barge_session(k: int, room: tuple, far: np.ndarray, user: np.ndarray, args, 
     if with_fan:
         extra += ds.fan(rng, n / FS, -42)
     sim = ds.DuplexSim(sim_room(k, room), np.roll(far, -2 * k * FS), duplex_cfg(policy, args),
-                       latency_s=OUT_LATENCY)
+                       latency_s=OUT_LATENCY, cut_residual_s=CUT_RESIDUAL)
     ev = sim.run(extra, [0.5])
     end = onset + len(user) / FS
     early = [t for t in ev.interrupts if t < onset]

@@ -77,12 +77,15 @@ class SimSpeaker:
     ``cuts_device``: like ``SpeakerSink`` with ``PlaybackConfig.cut_device``, a duck or a
     flush drops the device's queue (``on_cut(t)``: the simulation takes back what it had
     scheduled for the room from ``t`` on) instead of letting one latency of audio play out.
+    ``cut_residual_s``: what the device still plays after the abort (a sound server's
+    committed fragment), so the sound stops that long after the decision.
     """
 
-    def __init__(self, clock: FakeClock, latency_s: float, cuts_device: bool = False, on_cut=None) -> None:
+    def __init__(self, clock: FakeClock, latency_s: float, cuts_device: bool = False, on_cut=None,
+                 cut_residual_s: float = 0.0) -> None:
         self.sample_rate, self.clock, self.latency = FS, clock, latency_s
         self.jitter = JitterBuffer(FS, 0.04, 60.0, clock)
-        self.cuts_device, self.on_cut = cuts_device, on_cut
+        self.cuts_device, self.on_cut, self.cut_residual = cuts_device, on_cut, cut_residual_s
 
     def write(self, samples: np.ndarray, on_output=None) -> None:
         self.jitter.push(np.asarray(samples, np.float32))
@@ -93,12 +96,12 @@ class SimSpeaker:
         self.jitter.end_reply()
 
     def _cut_at(self) -> float | None:
-        now = self.clock.now()
-        if not self.cuts_device or self.jitter.held or self.jitter.handed_until <= now:
+        t = self.clock.now() + self.cut_residual
+        if not self.cuts_device or self.jitter.held or self.jitter.handed_until <= t:
             return None
         if self.on_cut is not None:
-            self.on_cut(now)
-        return now
+            self.on_cut(t)
+        return t
 
     def flush(self) -> int:
         return self.jitter.flush(cut_at=self._cut_at())
@@ -132,7 +135,7 @@ class DuplexSim:
 
     def __init__(self, room: RoomConfig, speech: np.ndarray, cfg: Config | None = None, *,
                  latency_s: float = 0.1, input_latency_s: float = 0.02, aec: bool = True,
-                 lookahead_s: float = 0.5, t0: float = 100.0) -> None:
+                 lookahead_s: float = 0.5, t0: float = 100.0, cut_residual_s: float = 0.0) -> None:
         self.cfg = cfg = cfg or Config()
         self.clock = FakeClock(t0)
         self.t0, self.latency, self.in_lat = t0, latency_s, input_latency_s
@@ -141,7 +144,7 @@ class DuplexSim:
         self.drive, self.bias = room.nonlinear, int(room.bulk_delay_ms * 1e-3 * FS)
         self.tracer = Tracer(False)
         self.playback = PlaybackState()
-        self.speaker = SimSpeaker(self.clock, latency_s, cfg.playback.cut_device, self._cut)
+        self.speaker = SimSpeaker(self.clock, latency_s, cfg.playback.cut_device, self._cut, cut_residual_s)
         self.agent = SpeechAgent(speech)
         self.tap = ReferenceTap()
         self._in_flight: collections.deque = collections.deque()  # (t_dac, i, block, got) not yet at the DAC
