@@ -98,6 +98,7 @@ class DuplexConfig:
     duck_voicing: float = 0.75  # ... voiced at this periodicity at least (``voicing`` or stricter). Chosen on
     #   the dev rooms (0.6 / 0.7 / 0.75 / 0.8 / 0.85: false ducks 398 / 191 / 127 / 62 / 12 per hour, onset ->
     #   silence 80 / 93 / 93 / 115 / 107 ms); tuning + held-out sets: false ducks 703 -> 206 per hour, 66 -> 79 ms
+    #   (all before bench_duplex modelled the 20 ms a cut device still plays: with it, 99 ms)
     duck_voiced_s: float = 0.02  # ... of which this much voiced (dev rooms, 2026-12-05: 0.04 halved false ducks,
     #   398 -> 179 per hour of agent speech, but onset -> silence went 80 -> 113 ms median, so 0.02 stays)
     duck_hold_s: float = 1.0  # from the onset: an unconfirmed duck is released (playback resumes) by then
