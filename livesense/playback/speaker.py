@@ -14,7 +14,8 @@ The device's own queue: the callback runs one output latency (>= 0.1 s on PulseA
 ahead of the DAC, so a flush or a duck in the jitter buffer alone would still let that
 much of the agent's voice play over the user. With ``PlaybackConfig.cut_device`` a duck or
 an interrupt also aborts the stream (PortAudio drops what the device has queued; measured
-on PulseAudio: the sound stops at the abort, the queue is not played) and starts it again
+on PulseAudio: the queue is not played, the sound stops 4-26 ms after the abort, what the
+server had already committed) and starts it again
 at once: the jitter buffer takes back the samples the device never played (``hold`` /
 ``flush`` with ``cut_at``), and ``on_cut(t)`` tells the echo canceller's reference tap that
 nothing was played from ``t`` on. The cut is abrupt (no fade: the faded samples were in
