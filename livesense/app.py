@@ -40,6 +40,7 @@ class RunSpec:
     whisper_dir: str | None = None  # cascade: your own CTranslate2 Whisper folder
     gguf: str | None = None  # cascade: your own GGUF language model
     piper_onnx: str | None = None  # cascade: your own Piper voice
+    hear_warps: tuple[float, ...] | None = None  # native: semitones the turn is also heard at (None: default)
 
 
 def is_file_spec(spec: str | None) -> bool:
@@ -55,7 +56,10 @@ def make_agent(spec: RunSpec, cfg: Config) -> Agent:
     if spec.agent == "native":
         from livesense.agents.native import NativeAgent, NativeConfig
 
-        agent = NativeAgent(NativeConfig(model_path=spec.gguf) if spec.gguf else None)
+        opts = {"model_path": spec.gguf} if spec.gguf else {}
+        if spec.hear_warps is not None:
+            opts["hear_warps"] = tuple(spec.hear_warps)
+        agent = NativeAgent(NativeConfig(**opts))
         agent.warm()
         return agent
     if spec.agent == "cascade":

@@ -44,6 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def parse_warps(text: str) -> tuple[float, ...]:
+    """"-2,2,0" -> (-2.0, 2.0, 0.0): semitones for ``--hear-warps``."""
+    try:
+        warps = tuple(float(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hear-warps wants semitones separated by commas, e.g. -2,2,0; got {text!r}")
+    if not warps or any(abs(w) > 12 for w in warps):
+        raise argparse.ArgumentTypeError(f"--hear-warps wants 1+ shifts within +-12 semitones, got {text!r}")
+    return warps
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="livesense", description="On-device real-time voice-and-vision agent")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -62,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--whisper-dir", help="cascade: a CTranslate2 Whisper model folder instead of tiny.en")
     r.add_argument("--gguf", help="cascade: a GGUF language model instead of Gemma 3 270M; "
                                   "native: a LiveSense GGUF instead of the shipped tiny model")
+    r.add_argument("--hear-warps", type=parse_warps, metavar="ST,ST,..",
+                   help="native: semitones the turn is also heard at (default -2,2,0; 0 = as heard only)")
     r.add_argument("--piper-onnx", help="cascade: a Piper voice .onnx instead of joe")
     r.add_argument("--fast", action="store_true",
                    help="with file input: run as fast as possible (no pacing, no barge-in)")
@@ -126,7 +139,8 @@ def cmd_run(args) -> int:
     if args.demo:
         apply_demo(args)
     spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent,
-                   whisper_dir=args.whisper_dir, gguf=args.gguf, piper_onnx=args.piper_onnx)
+                   whisper_dir=args.whisper_dir, gguf=args.gguf, piper_onnx=args.piper_onnx,
+                   hear_warps=args.hear_warps)
     ready = lambda: print("livesense: listening", file=sys.stderr, flush=True)  # noqa: E731
     report = run_session(spec, config_from(args), on_text=TranscriptPrinter(), on_ready=ready)
     print(format_report(report))

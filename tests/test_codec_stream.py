@@ -125,3 +125,32 @@ def test_codes_file_roundtrip_and_contract_check(tmp_path):
     assert meta["utterance"] == "x" and meta["frame_size"] == C.frame_size
     with pytest.raises(ValueError, match="another LSC-1 frame contract"):
         load_codes(tmp_path / "a.npz", replace(C, hop=80))
+
+
+def test_features_then_quantize_is_step():
+    from livesense.codec import LSC1Codec
+
+    codec = LSC1Codec.load()
+    x = (0.2 * np.sin(2 * np.pi * 150 * np.arange(16 * 640) / 16000)).astype(np.float32)
+    enc = codec.encoder()
+    assert np.array_equal(codec.encoder().step(x), enc.quantize(enc.features(x)))
+
+
+def test_warp_moves_pitch_and_formants_together():
+    from livesense.codec.contract import CONTRACT as c
+    from livesense.codec.features import warp
+
+    m = c.n_sub * c.n_mel
+    v = np.zeros((3, c.dim), np.float32)
+    env = np.full(c.n_mel, -10.0, np.float32)
+    env[12] = 0.0  # one formant-like peak
+    v[:, :m] = np.tile(env, c.n_sub)
+    v[:, m: m + c.n_sub] = np.log2(150.0)
+    assert warp(v, 0.0, c) is v
+    up, down = warp(v, 3.0, c), warp(v, -3.0, c)
+    assert np.allclose(up[:, m: m + c.n_sub], np.log2(150.0) + 0.25)
+    assert np.allclose(down[:, m: m + c.n_sub], np.log2(150.0) - 0.25)
+    assert np.array_equal(up[:, m + c.n_sub:], v[:, m + c.n_sub:])  # voicing untouched
+    peak = lambda w: float(np.sum(np.arange(c.n_mel) * np.exp(w[0, :c.n_mel])) / np.sum(np.exp(w[0, :c.n_mel])))  # noqa: E731
+    assert peak(down) < peak(v) - 0.2 < peak(v) + 0.2 < peak(up), "the peak moves up with the pitch"
+    assert np.all(np.isfinite(warp(v, 24.0, c))) and warp(v, 24.0, c)[:, m:m + c.n_sub].max() <= np.log2(c.f0_max)

@@ -89,7 +89,8 @@ def test_stops_when_closed(codec):
     t = hear(agent, t0=t)
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
-    assert seen == [["user", "eou"], []], "the next turn's stream carries the barge-in, once"
+    n = len(agent.config.hear_warps)  # one prompt per voice warp, all with the same context
+    assert seen == [["user", "eou"]] * n + [[]] * n, "the next turn's stream carries the barge-in, once"
 
 
 def test_no_audio_no_reply(codec):
@@ -129,3 +130,46 @@ def test_shipped_model_answers_a_question():
     audio = [f for f in out if isinstance(f, AudioFrame)]
     assert len(audio) >= 5 and isinstance(out[-1], TextFrame) and out[-1].final
     assert agent.last_text.strip(), "the model's inner text is empty"
+
+
+class Scripted:
+    """A backend whose next-token logits are set per prompt (keyed by its first id)."""
+
+    def __init__(self, table):
+        self.table, self.state, self.evals = table, None, []
+
+    def reset(self):
+        self.state = None
+
+    def eval(self, ids, pos, all_logits=False):
+        self.state = int(ids[0])
+        self.evals.append(self.state)
+        return np.array(self.table[self.state], np.float32)
+
+
+def test_hear_decides_on_the_mean_and_keeps_the_backing_prompt():
+    from types import SimpleNamespace
+
+    from livesense.agents.native import hear
+
+    P = lambda k: SimpleNamespace(ids=np.array([k]), pos=np.zeros((1, 1)))  # noqa: E731
+    # prompt 0 prefers token 2, prompts 1 and 2 token 1: the mean picks token 1, backed
+    # most by prompt 1, which is re-prefilled because it was not the last one run
+    b = Scripted({0: [0, 0, 4, 0], 1: [0, 6, 0, 0], 2: [0, 5, 3, 2]})
+    mean, best = hear(b, [P(0), P(1), P(2)])
+    assert int(np.argmax(mean)) == 1 and best == 1
+    assert b.evals == [0, 1, 2, 1] and b.state == 1
+    lp = [np.log(np.exp(r) / np.exp(r).sum()) for r in np.array(list(b.table.values()), np.float64)]
+    assert np.allclose(mean, np.mean(lp, 0), atol=1e-5)
+    # a mask restricts the decision: token 2 is backed by prompt 0 (re-prefilled) ...
+    b.evals.clear()
+    mean, best = hear(b, [P(0), P(1), P(2)], mask=np.array([0, 0, 1, 1], bool))
+    assert best == 0 and b.evals == [0, 1, 2, 0] and b.state == 0
+    # ... token 3 by prompt 2, the last one run: no re-prefill
+    b.evals.clear()
+    mean, best = hear(b, [P(0), P(1), P(2)], mask=np.array([0, 0, 0, 1], bool))
+    assert best == 2 and b.evals == [0, 1, 2]
+    # one prompt: its raw logits
+    b.evals.clear()
+    out, best = hear(b, [P(0)])
+    assert best == 0 and np.array_equal(out, b.table[0]) and b.evals == [0]

@@ -54,8 +54,15 @@ class StreamingEncoder:
         self._feat.reset()
 
     def step(self, chunk) -> np.ndarray:
-        z = self.norm.forward(self._feat.step(chunk))
-        return K.rvq_search(z, self.books, self._active, self._norms)
+        return self.quantize(self.features(chunk))
+
+    def features(self, chunk) -> np.ndarray:
+        """The analysis half of ``step``: PCM (whole frames) -> feature vectors (n, dim)."""
+        return self._feat.step(chunk)
+
+    def quantize(self, feats: np.ndarray) -> np.ndarray:
+        """The stateless half of ``step``: feature vectors -> code ids (n, n_codebooks)."""
+        return K.rvq_search(self.norm.forward(feats), self.books, self._active, self._norms)
 
 
 class StreamingDecoder:

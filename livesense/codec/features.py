@@ -71,3 +71,35 @@ class Normalizer:
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         return self.expand((z / self.weight * self.std) @ self.basis.T + self.mean).astype(np.float32)
+
+
+def warp(vec: np.ndarray, semitones: float, c: FrameContract) -> np.ndarray:
+    """The same speech as a voice ``semitones`` higher (lower if negative), in the feature
+    domain: every log2-f0 moves by ``semitones / 12`` and the spectral envelope stretches
+    along frequency by the same ratio ``r`` (E'(f) = E(f / r): formants move with the
+    pitch, as a shorter or longer vocal tract would move them; band values are linearly
+    interpolated between band centres and held at the edges). What vocal tract length
+    normalisation does for a recogniser, without resynthesis; 0 returns ``vec`` itself."""
+    if not semitones:
+        return vec
+    r = 2.0 ** (semitones / 12.0)
+    lo, frac = _warp_index(c, r)
+    m = c.n_sub * c.n_mel
+    env = vec[:, :m].reshape(-1, c.n_mel)
+    out = np.array(vec, np.float32, copy=True)
+    out[:, :m] = (env[:, lo] * (1.0 - frac) + env[:, lo + 1] * frac).reshape(len(vec), m)
+    out[:, m: m + c.n_sub] = np.clip(out[:, m: m + c.n_sub] + semitones / 12.0,
+                                     np.log2(c.f0_min), np.log2(c.f0_max))
+    return out
+
+
+def _warp_index(c: FrameContract, r: float):
+    """(left band index, fraction) at which each band reads the envelope for ratio ``r``."""
+    from livesense.codec.dsp import tables
+
+    t = tables(c)
+    centre = (t["fb"] * t["freqs"]).sum(1) / t["fb"].sum(1)
+    pos = np.interp(centre / r, centre, np.arange(c.n_mel, dtype=np.float64))
+    lo = np.minimum(np.floor(pos).astype(np.int64), c.n_mel - 2)
+    return lo, (pos - lo).astype(np.float32)
+

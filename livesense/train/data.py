@@ -110,27 +110,42 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
     from livesense.corpus.voices import speak
 
     rng = np.random.default_rng([seed, 1 if split == "train" else 2])
-    codes, skill, text, voice = [], [], [], []
+    codes, skill, text, voice, feats = [], [], [], [], []
+    keep_feats = split != "train"  # evaluation hears the turn through voice warps (NativeConfig.hear_warps)
     items = [(s, q, v) for s, qs in C.QUESTIONS.items() for q in qs for v in user_voices(split, seed, n_espeak)]
     for s, q, v in tqdm(items, desc=f"user speech ({split})", unit="clip"):
         x = speak(v, q)
         for a in range(1 + n_aug):
             y = x if a == 0 else augment(x, rng, p_reverb=0.15, p_noise=0.4)
-            codes.append(codec.encode(room_pad(y, rng)).astype(np.int16))
+            f = encode_features(codec, room_pad(y, rng))
+            codes.append(codec.encoder().quantize(f).astype(np.int16))
+            if keep_feats:
+                feats.append(f)
             skill.append(s)
             text.append(q)
             voice.append(v.name + ("" if a == 0 else f"+aug{a}"))
     offs = np.cumsum([0] + [len(c) for c in codes])
     np.savez(out, codes=np.concatenate(codes), offsets=offs, skill=np.array(skill), text=np.array(text),
-             voice=np.array(voice))
+             voice=np.array(voice), **({"feats": np.concatenate(feats)} if feats else {}))
     return load_user(out)
+
+
+def encode_features(codec, x: np.ndarray) -> np.ndarray:
+    """LSC-1 feature vectors of a whole clip, padded as ``codec.encode`` pads it (its codes
+    are ``codec.encoder().quantize`` of these)."""
+    xp = np.zeros(codec.n_frames_for(len(x)) * codec.c.frame_size, np.float32)
+    xp[: len(x)] = x
+    return codec.encoder().features(xp)
 
 
 def load_user(path: Path) -> dict:
     z = np.load(path)
     allc, offs = z["codes"].astype(np.int64), z["offsets"]
-    return {"codes": [allc[a:b] for a, b in zip(offs[:-1], offs[1:])], "skill": [str(s) for s in z["skill"]],
-            "text": [str(s) for s in z["text"]], "voice": [str(s) for s in z["voice"]]}
+    out = {"codes": [allc[a:b] for a, b in zip(offs[:-1], offs[1:])], "skill": [str(s) for s in z["skill"]],
+           "text": [str(s) for s in z["text"]], "voice": [str(s) for s in z["voice"]]}
+    if "feats" in z.files:
+        out["feats"] = [z["feats"][a:b] for a, b in zip(offs[:-1], offs[1:])]
+    return out
 
 
 def build_scenes(out: Path, split: str, n: int, seed: int) -> dict:
