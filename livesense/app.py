@@ -40,7 +40,7 @@ class RunSpec:
     whisper_dir: str | None = None  # cascade: your own CTranslate2 Whisper folder
     gguf: str | None = None  # cascade: your own GGUF language model
     piper_onnx: str | None = None  # cascade: your own Piper voice
-    hear_warps: tuple[float, ...] | None = None  # native: semitones the turn is also heard at (None: default)
+    hear_views: tuple[tuple[float, int], ...] | None = None  # native: (semitones, grid hops) views (None: default)
 
 
 def is_file_spec(spec: str | None) -> bool:
@@ -57,8 +57,8 @@ def make_agent(spec: RunSpec, cfg: Config) -> Agent:
         from livesense.agents.native import NativeAgent, NativeConfig
 
         opts = {"model_path": spec.gguf} if spec.gguf else {}
-        if spec.hear_warps is not None:
-            opts["hear_warps"] = tuple(spec.hear_warps)
+        if spec.hear_views is not None:
+            opts["hear_views"] = tuple(spec.hear_views)
         agent = NativeAgent(NativeConfig(**opts))
         agent.warm()
         return agent

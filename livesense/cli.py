@@ -44,15 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def parse_warps(text: str) -> tuple[float, ...]:
-    """"-2,2,0" -> (-2.0, 2.0, 0.0): semitones for ``--hear-warps``."""
+def parse_views(text: str) -> tuple[tuple[float, int], ...]:
+    """"0@1,0@2,-2" -> ((0.0, 1), (0.0, 2), (-2.0, 0)): ``--hear-views``, each view a voice warp
+    in semitones and, after @, a code-grid shift in 10 ms hops (0-3)."""
+    want = "--hear-views wants SEMITONES[@HOPS] items separated by commas, e.g. 0@1,0@2,0@3,0"
     try:
-        warps = tuple(float(w) for w in text.split(",") if w.strip())
+        views = tuple((float(v.split("@")[0]), int(v.split("@")[1]) if "@" in v else 0)
+                      for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hear-warps wants semitones separated by commas, e.g. -2,2,0; got {text!r}")
-    if not warps or any(abs(w) > 12 for w in warps):
-        raise argparse.ArgumentTypeError(f"--hear-warps wants 1+ shifts within +-12 semitones, got {text!r}")
-    return warps
+        raise argparse.ArgumentTypeError(f"{want}; got {text!r}")
+    if not views or any(abs(st) > 12 or not 0 <= h <= 3 for st, h in views):
+        raise argparse.ArgumentTypeError(f"{want} (|semitones| <= 12, hops 0-3); got {text!r}")
+    return views
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,8 +76,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--whisper-dir", help="cascade: a CTranslate2 Whisper model folder instead of tiny.en")
     r.add_argument("--gguf", help="cascade: a GGUF language model instead of Gemma 3 270M; "
                                   "native: a LiveSense GGUF instead of the shipped tiny model")
-    r.add_argument("--hear-warps", type=parse_warps, metavar="ST,ST,..",
-                   help="native: semitones the turn is also heard at (default -2,2,0; 0 = as heard only)")
+    r.add_argument("--hear-views", type=parse_views, metavar="ST@H,..",
+                   help="native: views of each turn, semitones@grid-hops (default 0@1,0@2,0@3,0@0; 0 = as heard only)")
     r.add_argument("--piper-onnx", help="cascade: a Piper voice .onnx instead of joe")
     r.add_argument("--fast", action="store_true",
                    help="with file input: run as fast as possible (no pacing, no barge-in)")
@@ -140,7 +143,7 @@ def cmd_run(args) -> int:
         apply_demo(args)
     spec = RunSpec(mic=args.mic, camera=args.camera, speaker=args.speaker, agent=args.agent,
                    whisper_dir=args.whisper_dir, gguf=args.gguf, piper_onnx=args.piper_onnx,
-                   hear_warps=args.hear_warps)
+                   hear_views=args.hear_views)
     ready = lambda: print("livesense: listening", file=sys.stderr, flush=True)  # noqa: E731
     report = run_session(spec, config_from(args), on_text=TranscriptPrinter(), on_ready=ready)
     print(format_report(report))

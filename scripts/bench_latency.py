@@ -38,18 +38,18 @@ import numpy as np
 import soundfile as sf
 
 from livesense.app import RunSpec, build_session
-from livesense.cli import parse_warps
+from livesense.cli import parse_views
 from livesense.config import Config
 from livesense.corpus.conversation import barge_in, conversation
 from livesense.runtime.pipeline import SESSION
 
 
 def run_script(script, agent: str, cfg: Config, speaker: str | None, tmp: str, camera: str | None = None,
-               out: str | None = None, warps: tuple | None = None) -> dict:
+               out: str | None = None, views: tuple | None = None) -> dict:
     wav = os.path.join(tmp, "in.wav")
     sf.write(wav, script.audio, 16000, subtype="FLOAT")
     out = speaker or out or os.path.join(tmp, "out.wav")
-    session = build_session(RunSpec(mic=wav, camera=camera, speaker=out, agent=agent, hear_warps=warps), cfg)
+    session = build_session(RunSpec(mic=wav, camera=camera, speaker=out, agent=agent, hear_views=views), cfg)
     session.pipeline.run()
     report = session.report()
     report["marks"] = session.pipeline.tracer.turns()
@@ -135,13 +135,13 @@ def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
 
 
 def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str, camera: str | None = None,
-            out: str | None = None, warps: tuple | None = None) -> tuple[dict, dict, list[dict]]:
+            out: str | None = None, views: tuple | None = None) -> tuple[dict, dict, list[dict]]:
     """The conversation, then the barge-in clip: (result keys, report, matched turn rows)."""
-    report = run_script(script, agent, cfg, speaker, tmp, camera, out, warps)
+    report = run_script(script, agent, cfg, speaker, tmp, camera, out, views)
     rows = match_turns(report, script)
     lat = latency_rows(rows)
     cut_report = run_script(cut, agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), speaker, tmp,
-                            warps=warps)
+                            views=views)
     m2e = lat["m2e"]
     result = {
         "agent": agent, "turns": len(script.turns), "answered": len(m2e),
@@ -184,8 +184,8 @@ def parse_args(argv=None):
                    help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
     p.add_argument("--speculate-s", type=float, default=None,
                    help="silence after which the reply starts unheard (TurnConfig.speculate_s, default 0.08)")
-    p.add_argument("--hear-warps", type=parse_warps, default=None, metavar="ST,ST,..",
-                   help="native: semitones the turn is also heard at (NativeConfig.hear_warps; 0 = as heard only)")
+    p.add_argument("--hear-views", type=parse_views, default=None, metavar="ST@H,..",
+                   help="native: views of each turn, semitones@grid-hops (NativeConfig.hear_views; 0 = as heard only)")
     p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
     return p.parse_args(argv)
 
@@ -205,13 +205,13 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         script = conversation(args.turns, gap_s=args.gap or 4.0, seed=args.seed)
         result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp,
-                                       warps=args.hear_warps)
+                                       views=args.hear_views)
         browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
     m2e = result.pop("m2e")
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
-    result = {**result, **browser, "hear_warps": args.hear_warps, "endpoint": args.endpoint, "speculate": not args.no_speculate, "plot": args.plot}
+    result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint, "speculate": not args.no_speculate, "plot": args.plot}
     print(json.dumps(result))
     return 0
 

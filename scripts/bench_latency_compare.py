@@ -66,7 +66,7 @@ def replay(args, measure, cfg: Config) -> int:
         result, report, rows = measure(args.agent, cfg, load_script(folder, "questions"),
                                        load_script(folder, "cut"), None, tmp,
                                        camera=os.path.join(folder, "scene.mp4"),
-                                       out=os.path.join(folder, f"{args.agent}.wav"), warps=args.hear_warps)
+                                       out=os.path.join(folder, f"{args.agent}.wav"), views=args.hear_views)
     with open(os.path.join(folder, f"{args.agent}.json"), "w") as fh:
         json.dump({"result": result, "rows": rows, "texts": report["texts"], "t_out0": report["t_out0"]}, fh)
     print(json.dumps({k: v for k, v in result.items() if k != "m2e"}))
@@ -74,11 +74,11 @@ def replay(args, measure, cfg: Config) -> int:
 
 
 def run_child(agent: str, folder: str, endpoint: str = "off", speculate: bool = True,
-              speculate_s: float | None = None, warps: tuple | None = None) -> dict:
+              speculate_s: float | None = None, views: tuple | None = None) -> dict:
     cmd = [sys.executable, os.path.join(HERE, "bench_latency.py"), "--replay", folder, "--agent", agent,
            "--endpoint", endpoint] + ([] if speculate else ["--no-speculate"]) \
         + ([] if speculate_s is None else ["--speculate-s", str(speculate_s)]) \
-        + ([] if warps is None else ["--hear-warps", ",".join(str(w) for w in warps)])
+        + ([] if views is None else ["--hear-views", ",".join(f"{st}@{h}" for st, h in views)])
     subprocess.run(cmd, check=True, stdout=sys.stderr)  # our stdout's last line stays the comparison
     with open(os.path.join(folder, f"{agent}.json")) as fh:
         return json.load(fh)
@@ -104,7 +104,7 @@ def compare(args, browser_p50) -> int:
     answers_path = args.answers or os.path.splitext(args.plot or "out/latency.png")[0] + "_answers.json"
     with tempfile.TemporaryDirectory() as folder:
         qa = write_inputs(args, folder)
-        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate, args.speculate_s, args.hear_warps) for a in pair}
+        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate, args.speculate_s, args.hear_views) for a in pair}
         asr = WhisperASR(threads=1)
         answers = spoken_answers(pair, qa, runs, folder, asr)
         repeatable = functools.partial(synth_piper, noise_scale=0.0, noise_w_scale=0.0)  # same audio every run

@@ -5,7 +5,7 @@
 For every question clip spoken by a held-out voice (clean and augmented), a scene is
 drawn (pair questions: half from held-out pairs, and "what do you see" items prefer
 sentences held out of training), the model generates its reply through the same code
-the agent uses (``livesense.agents.native.hear`` over the voice warps ``--warps``, then
+the agent uses (``livesense.agents.native.hear`` over the views of the turn ``--views``, then
 ``generate_reply``, codebook masks, greedy), the
 codes are decoded by LSC-1 and transcribed by Whisper tiny.en, and the transcript is
 scored per skill (the slot words must be right and no contradicting slot word spoken).
@@ -44,8 +44,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0, help="curriculum seed the model was trained with")
     p.add_argument("--limit", type=int, default=0, help="evaluate only this many items (0 = all)")
     p.add_argument("--dump", default=None, help="write per-item results (JSON lines) here")
-    p.add_argument("--warps", default=None, help="semitones the turn is also heard at, comma-separated "
-                   "(default: NativeConfig.hear_warps; 0 = as heard only)")
+    p.add_argument("--views", default=None, help="views of each turn, semitones@grid-hops comma-separated "
+                   "(default: NativeConfig.hear_views; 0 = as heard only)")
     return p.parse_args()
 
 
@@ -91,9 +91,9 @@ def prompt_for(layout, scheme, image, codes):
     return b, t + 6 * FRAME_S
 
 
-def run_item(backend, codec, asr, it, user, scenes, units, warps=(0.0,)):
+def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),)):
     from livesense.agents.native import ReplyEvent, free_choice, generate_reply, hear
-    from livesense.codec.features import warp
+    from livesense.codec.features import view
     from livesense.model.positions import IDX, TIME
 
     L, spec = backend.spec.layout, backend.spec
@@ -108,11 +108,12 @@ def run_item(backend, codec, asr, it, user, scenes, units, warps=(0.0,)):
     masked = np.where(choice[None], logits[at], -np.inf)
     silent = (masked.argmax(1) == sil).tolist()
     first = logits[-1]  # as heard: the backend holds this prompt's state
-    if tuple(warps) != (0.0,):
+    if tuple(views) != ((0.0, 0),):
         f, enc = user["feats"][it["user"]], codec.encoder()
-        heard = [prompt_for(L, spec.scheme, image, enc.quantize(warp(f, w, codec.c)).astype(np.int64))[0].build({})
-                 for w in warps]
-        first, _ = hear(backend, heard, free_choice(L))
+        heard = [prompt_for(L, spec.scheme, image, enc.quantize(view(f, st, h, codec.c)).astype(np.int64))[0].build({})
+                 for st, h in views]
+        first, best = hear(backend, heard, free_choice(L))
+        s = heard[best]
     text, frames = [], []
     for kind, val in generate_reply(backend, first, int(s.pos[IDX, -1]) + 1, int(s.pos[TIME].max())):
         if kind == ReplyEvent.TEXT:
@@ -176,6 +177,7 @@ def main():
 
     from livesense.agents.cascade.asr import WhisperASR
     from livesense.agents.native import NativeConfig
+    from livesense.cli import parse_views
     from livesense.agents.cascade.config import default_whisper_dir
     from livesense.codec import LSC1Codec
     from livesense.model.load import open_model
@@ -189,10 +191,10 @@ def main():
     asr = WhisperASR(default_whisper_dir(), threads=1)
     root = Path(a.data)
     user, seen, held = D.build_eval(root, a.seed, codec)
-    warps = tuple(float(w) for w in a.warps.split(",")) if a.warps else NativeConfig().hear_warps
-    if warps != (0.0,) and "feats" not in user:
+    views = parse_views(a.views) if a.views else NativeConfig().hear_views
+    if views != ((0.0, 0),) and "feats" not in user:
         raise SystemExit(f"{root / 'user_eval.npz'} holds codes only (an older cache): delete it so it is "
-                         "rebuilt with the feature vectors the voice warps need, or pass --warps 0")
+                         "rebuilt with the feature vectors the views need, or pass --views 0")
     units = D.load_units(root / "units.npz")
     its = items(user, seen, held, a.seed)
     if a.limit:
@@ -201,7 +203,7 @@ def main():
     res = []
     for it in tqdm(its, desc="eval", unit="item"):
         sc = held if it["scenes"] == "held" else seen
-        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, warps)}
+        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, views)}
         r["ok"] = correct(it["skill"], it["labels"], r["transcript"])
         r["text_ok"] = words(r["text"]) == words(it["reply"])
         r["wer"] = wer_counts(it["reply"], r["transcript"])
@@ -213,7 +215,7 @@ def main():
     out = summary(res, asr, time.monotonic() - t0, str(model))
     ce, cn = composed_wer(res, units, codec, asr)
     out["composed_wer"] = round(ce / max(1, cn), 4)
-    out["hear_warps"] = list(warps)
+    out["hear_views"] = [list(v) for v in views]
     print(json.dumps(out))
 
 

@@ -142,3 +142,15 @@ def test_turn_options_reach_the_turn_config(tmp_path):
     r = livesense("run", "--mic", str(DATA / "turns.wav"), "--speaker", str(tmp_path / "o.wav"), "--fast",
                   "--endpoint", str(bad))
     assert r.returncode != 0 and "endpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hear_views_parse_and_reject():
+    import argparse
+
+    from livesense.cli import parse_views
+
+    assert parse_views("0@1,0@2,-2") == ((0.0, 1), (0.0, 2), (-2.0, 0))
+    assert parse_views("0") == ((0.0, 0),)
+    for bad in ("x", "0@4", "30", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="hear-views"):
+            parse_views(bad)

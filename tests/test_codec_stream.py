@@ -154,3 +154,25 @@ def test_warp_moves_pitch_and_formants_together():
     peak = lambda w: float(np.sum(np.arange(c.n_mel) * np.exp(w[0, :c.n_mel])) / np.sum(np.exp(w[0, :c.n_mel])))  # noqa: E731
     assert peak(down) < peak(v) - 0.2 < peak(v) + 0.2 < peak(up), "the peak moves up with the pitch"
     assert np.all(np.isfinite(warp(v, 24.0, c))) and warp(v, 24.0, c)[:, m:m + c.n_sub].max() <= np.log2(c.f0_max)
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_shift_hops_equals_encoding_from_later(hops):
+    """A grid shift of k hops in the feature domain is the encoder run from k*hop samples on
+    (after the first frames, whose analysis history differs)."""
+    from livesense.codec.contract import CONTRACT as c
+    from livesense.codec.features import shift_hops, view
+    from livesense.codec.stream import FeatureEncoder
+
+    t = np.arange(40 * c.frame_size) / c.sample_rate
+    x = (0.3 * np.sin(2 * np.pi * 140 * t * (1 + 0.1 * t)) + 0.1 * np.sin(2 * np.pi * 420 * t)).astype(np.float32)
+    f = FeatureEncoder(c).step(x)
+    later = x[hops * c.hop:]
+    later = np.concatenate([later, np.zeros(-len(later) % c.frame_size, np.float32)])
+    g = FeatureEncoder(c).step(later)
+    s = shift_hops(f, hops, c)
+    assert s.shape == (len(f) - 1, c.dim)
+    assert np.allclose(s[2:], g[2: len(s)], atol=1e-4)
+    assert shift_hops(f, 0, c) is f and np.array_equal(view(f, 0.0, hops, c), s)
+    with pytest.raises(ValueError, match="0..3 hops"):
+        shift_hops(f, c.n_sub, c)

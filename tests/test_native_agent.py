@@ -89,7 +89,7 @@ def test_stops_when_closed(codec):
     t = hear(agent, t0=t)
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
-    n = len(agent.config.hear_warps)  # one prompt per voice warp, all with the same context
+    n = len(agent.config.hear_views)  # one prompt per view of the turn, all with the same context
     assert seen == [["user", "eou"]] * n + [[]] * n, "the next turn's stream carries the barge-in, once"
 
 

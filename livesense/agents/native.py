@@ -13,12 +13,13 @@ and, unit by unit, the audio frames of that text. Every frame is decoded by the
 ``StreamingDecoder`` and yielded at once, so speech starts while the rest of the reply is
 still being generated; closing the generator (barge-in) stops decoding immediately.
 
-Hearing through voice warps (``NativeConfig.hear_warps``): the model was trained on about a
-hundred synthetic voices and hears new ones worse. So the turn is quantized as heard and as
-the same speech shifted a few semitones up and down (pitch and formants together,
-``livesense.codec.features.warp``: vocal tract length normalisation in the feature domain),
-each version is prefilled, and the reply starts from the mean of their next-token
-log-probabilities (:func:`hear`), continuing in the version that backs that choice best.
+Hearing a turn several ways (``NativeConfig.hear_views``): the model was trained on about a
+hundred synthetic voices and hears new ones worse, and what it hears depends on where the
+40 ms code grid falls on the speech. So the turn's features are quantized on each of the
+four 10 ms grid phases (``livesense.codec.features.shift_hops``; a view may also warp the
+voice, ``features.warp``), each version is prefilled, and the reply starts from the mean of
+their next-token log-probabilities (:func:`hear`), continuing in the version that backs
+that choice best.
 
 Default model: ``models/tiny/livesense-tiny-q8_0.gguf`` (LiveSense-Tiny; read its
 MODEL_CARD.md for what it can and cannot do) on llama.cpp, one thread, with the LSC-1
@@ -57,10 +58,10 @@ class NativeConfig:
     image_interval_s: float = 0.5  # tokenize camera frames at most this often (if no vision stage)
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
-    hear_warps: tuple[float, ...] = (-2.0, 2.0, 0.0)  # semitones; the turn is heard in each (one prefill
-    #   each, + one if the deciding version was not the last); (0.0,) = as heard only. Chosen on dev voices
-    #   (neither training nor eval voices): text accuracy 0.683 as heard, 0.750 with these three, 0.736
-    #   with five (+-2, +-4), 0.722 with seven (up to +-6)
+    hear_views: tuple[tuple[float, int], ...] = ((0.0, 1), (0.0, 2), (0.0, 3), (0.0, 0))  # (semitones,
+    #   grid shift in hops) per view of the turn: one prefill each, + one if the deciding view was not the
+    #   last; ((0.0, 0),) = as heard only. Chosen on dev voices (neither training nor eval voices), text
+    #   accuracy: as heard 0.683, these four grid phases 0.792, warps -2/+2/0 0.750 (models/tiny/MODEL_CARD.md)
 
 
 # --------------------------------------------------------------------------- generation
@@ -128,7 +129,7 @@ def generate_reply(backend, logits: np.ndarray, next_idx: int, tick: int, sample
 
 # --------------------------------------------------------------------------- the agent
 def hear(backend, prompts: list, mask: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Prefill each prompt (one turn heard through different voice warps, same positions).
+    """Prefill each prompt (one turn heard in different views; their lengths may differ).
 
     Returns the mean of their next-token log-probabilities and the index of the prompt whose
     own log-probability of the mean's best token (under ``mask``) is highest; the backend is
@@ -288,15 +289,15 @@ class NativeAgent:
         if not len(feats):
             log.info("turn %d: no user audio in the window, no reply", turn.id)
             return
-        from livesense.codec.features import warp
+        from livesense.codec.features import view
         from livesense.model.positions import IDX, TIME
 
-        prompts = [self._prompt(backend.spec, self._enc.quantize(warp(feats, w, c)).astype(np.int64), self.context)
-                   for w in self.config.hear_warps or (0.0,)]
+        prompts = [self._prompt(backend.spec, self._enc.quantize(view(feats, st, hops, c)).astype(np.int64),
+                                self.context) for st, hops in self.config.hear_views or ((0.0, 0),)]
         self._spent = (turn.id, self.context)
         self.context = []  # the barge-in record goes into this turn's stream once
-        logits, _ = hear(backend, prompts, free_choice(backend.spec.layout))
-        prompt = prompts[0]  # all versions share positions
+        logits, best = hear(backend, prompts, free_choice(backend.spec.layout))
+        prompt = prompts[best]
 
         events = generate_reply(backend, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
                                 self._sampler, self.config.max_reply_frames, self.config.max_text_bytes)

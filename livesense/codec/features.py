@@ -93,6 +93,25 @@ def warp(vec: np.ndarray, semitones: float, c: FrameContract) -> np.ndarray:
     return out
 
 
+def shift_hops(vec: np.ndarray, hops: int, c: FrameContract) -> np.ndarray:
+    """The same features on a code grid started ``hops`` analysis hops (10 ms each) later:
+    the first ``hops`` hops are dropped and the rest regrouped into whole frames (the last
+    ``n_sub - hops`` hops, which no longer fill a frame, too). The hop analysis does not
+    depend on the grid, so this equals encoding the audio from ``hops * hop`` samples on."""
+    if not hops:
+        return vec
+    if not 0 < hops < c.n_sub:
+        raise ValueError(f"a grid shift is 0..{c.n_sub - 1} hops, got {hops}")
+    logmel, lf0, voicing = unpack(vec, c)
+    n = (len(lf0) - hops) // c.n_sub * c.n_sub
+    return pack(logmel[hops: hops + n], lf0[hops: hops + n], voicing[hops: hops + n], c)
+
+
+def view(vec: np.ndarray, semitones: float, hops: int, c: FrameContract) -> np.ndarray:
+    """``vec`` heard on a shifted code grid (:func:`shift_hops`) and in a warped voice (:func:`warp`)."""
+    return warp(shift_hops(vec, hops, c), semitones, c)
+
+
 def _warp_index(c: FrameContract, r: float):
     """(left band index, fraction) at which each band reads the envelope for ratio ``r``."""
     from livesense.codec.dsp import tables

@@ -111,7 +111,7 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
 
     rng = np.random.default_rng([seed, 1 if split == "train" else 2])
     codes, skill, text, voice, feats = [], [], [], [], []
-    keep_feats = split != "train"  # evaluation hears the turn through voice warps (NativeConfig.hear_warps)
+    keep_feats = split != "train"  # evaluation hears the turn in several views (NativeConfig.hear_views)
     items = [(s, q, v) for s, qs in C.QUESTIONS.items() for q in qs for v in user_voices(split, seed, n_espeak)]
     for s, q, v in tqdm(items, desc=f"user speech ({split})", unit="clip"):
         x = speak(v, q)
