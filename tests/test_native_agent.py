@@ -173,3 +173,14 @@ def test_hear_decides_on_the_mean_and_keeps_the_backing_prompt():
     b.evals.clear()
     out, best = hear(b, [P(0)])
     assert best == 0 and np.array_equal(out, b.table[0]) and b.evals == [0]
+
+
+def test_a_one_frame_turn_is_heard_as_spoken(codec):
+    """Shifted views of a single frame are empty: the turn is still answered, from the one view left."""
+    agent, backend = tiny_agent(codec)
+    hear(agent, seconds=0.04)
+    prompts = []
+    real = agent._prompt
+    agent._prompt = lambda spec, codes, context=(): prompts.append(len(codes)) or real(spec, codes, context)
+    out = list(agent.respond(TurnEnd(t_capture=0.04, speech_s=0.04), lambda n: None))
+    assert prompts == [1] and any(isinstance(f, AudioFrame) for f in out)

@@ -292,8 +292,9 @@ class NativeAgent:
         from livesense.codec.features import view
         from livesense.model.positions import IDX, TIME
 
-        prompts = [self._prompt(backend.spec, self._enc.quantize(view(feats, st, hops, c)).astype(np.int64),
-                                self.context) for st, hops in self.config.hear_views or ((0.0, 0),)]
+        heard = [view(feats, st, hops, c) for st, hops in self.config.hear_views or ((0.0, 0),)]
+        heard = [v for v in heard if len(v)] or [feats]  # a one-frame turn has no shifted frame
+        prompts = [self._prompt(backend.spec, self._enc.quantize(v).astype(np.int64), self.context) for v in heard]
         self._spent = (turn.id, self.context)
         self.context = []  # the barge-in record goes into this turn's stream once
         logits, best = hear(backend, prompts, free_choice(backend.spec.layout))
