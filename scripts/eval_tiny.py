@@ -44,6 +44,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0, help="curriculum seed the model was trained with")
     p.add_argument("--limit", type=int, default=0, help="evaluate only this many items (0 = all)")
     p.add_argument("--dump", default=None, help="write per-item results (JSON lines) here")
+    p.add_argument("--unit-gap", type=int, default=None, help="silent frames between reply units "
+                   "(default: NativeConfig.unit_gap_frames)")
     p.add_argument("--views", default=None, help="views of each turn, semitones@grid-hops comma-separated "
                    "(default: NativeConfig.hear_views; 0 = as heard only)")
     return p.parse_args()
@@ -91,8 +93,8 @@ def prompt_for(layout, scheme, image, codes):
     return b, t + 6 * FRAME_S
 
 
-def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),)):
-    from livesense.agents.native import ReplyEvent, free_choice, generate_reply, hear
+def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),), gap=0):
+    from livesense.agents.native import ReplyEvent, free_choice, generate_reply, hear, unit_gaps
     from livesense.codec.features import view
     from livesense.model.positions import IDX, TIME
 
@@ -115,7 +117,10 @@ def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),)):
         first, best = hear(backend, heard, free_choice(L))
         s = heard[best]
     text, frames = [], []
-    for kind, val in generate_reply(backend, first, int(s.pos[IDX, -1]) + 1, int(s.pos[TIME].max())):
+    events = generate_reply(backend, first, int(s.pos[IDX, -1]) + 1, int(s.pos[TIME].max()))
+    if gap:
+        events = unit_gaps(events, codec.encode(np.zeros(codec.c.frame_size, np.float32))[:1], gap)
+    for kind, val in events:
         if kind == ReplyEvent.TEXT:
             text.append(val)
         elif kind == ReplyEvent.FRAME:
@@ -155,16 +160,19 @@ def reference_wer(texts: list[str], asr) -> tuple[int, int]:
     return e, n
 
 
-def composed_wer(res: list[dict], units: dict, codec, asr) -> tuple[int, int]:
-    """Whisper on each expected reply composed from the training units and decoded by
-    LSC-1: what a perfect model would say (the unit recordings' and the codec's floor)."""
+def composed_wer(res: list[dict], units: dict, codec, asr, gap: int = 0) -> tuple[int, int]:
+    """Whisper on each expected reply composed from the training units (``gap`` silent frames
+    between them, as the agent plays them) and decoded by LSC-1: what a perfect model would
+    say (the unit recordings' and the codec's floor)."""
     from collections import Counter
 
     count = Counter(r["reply"] for r in res)
     units_of = {r["reply"]: r["units"] for r in res}
+    pause = np.repeat(codec.encode(np.zeros(codec.c.frame_size, np.float32))[:1], gap, axis=0)
     e = n = 0
     for t, k in sorted(count.items()):
-        audio = codec.decode(np.concatenate([units[u] for u in units_of[t]]).astype(np.int32))
+        parts = [p for i, u in enumerate(units_of[t]) for p in ([pause] if i else []) + [units[u]]]
+        audio = codec.decode(np.concatenate(parts).astype(np.int32))
         de, dn = wer_counts(t, asr.transcribe(audio))
         e, n = e + k * de, n + k * dn
     return e, n
@@ -192,6 +200,7 @@ def main():
     root = Path(a.data)
     user, seen, held = D.build_eval(root, a.seed, codec)
     views = parse_views(a.views) if a.views else NativeConfig().hear_views
+    gap = NativeConfig().unit_gap_frames if a.unit_gap is None else a.unit_gap
     if views != ((0.0, 0),) and "feats" not in user:
         raise SystemExit(f"{root / 'user_eval.npz'} holds codes only (an older cache): delete it so it is "
                          "rebuilt with the feature vectors the views need, or pass --views 0")
@@ -203,7 +212,7 @@ def main():
     res = []
     for it in tqdm(its, desc="eval", unit="item"):
         sc = held if it["scenes"] == "held" else seen
-        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, views)}
+        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, views, gap)}
         r["ok"] = correct(it["skill"], it["labels"], r["transcript"])
         r["text_ok"] = words(r["text"]) == words(it["reply"])
         r["wer"] = wer_counts(it["reply"], r["transcript"])
@@ -213,9 +222,10 @@ def main():
             for r in res:
                 f.write(json.dumps(r) + "\n")
     out = summary(res, asr, time.monotonic() - t0, str(model))
-    ce, cn = composed_wer(res, units, codec, asr)
+    ce, cn = composed_wer(res, units, codec, asr, gap)
     out["composed_wer"] = round(ce / max(1, cn), 4)
     out["hear_views"] = [list(v) for v in views]
+    out["unit_gap_frames"] = gap
     print(json.dumps(out))
 
 

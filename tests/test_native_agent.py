@@ -40,7 +40,7 @@ def tiny_agent(codec, frames=6):
 
     model, spec, _ = tiny_model(train_steps=0, n_ctx=512)
     backend = Counting(TorchBackend(model, spec))
-    return NativeAgent(NativeConfig(max_reply_frames=frames, max_text_bytes=8), backend=backend, codec=codec), backend
+    return NativeAgent(NativeConfig(max_reply_frames=frames, max_text_bytes=8, unit_gap_frames=0), backend=backend, codec=codec), backend
 
 
 def hear(agent, seconds=1.0, t0=0.0, block=320):
@@ -184,3 +184,16 @@ def test_a_one_frame_turn_is_heard_as_spoken(codec):
     agent._prompt = lambda spec, codes, context=(): prompts.append(len(codes)) or real(spec, codes, context)
     out = list(agent.respond(TurnEnd(t_capture=0.04, speech_s=0.04), lambda n: None))
     assert prompts == [1] and any(isinstance(f, AudioFrame) for f in out)
+
+
+def test_unit_gaps_pause_between_units_only():
+    from livesense.agents.native import ReplyEvent, unit_gaps
+
+    T, F, END = ReplyEvent.TEXT, ReplyEvent.FRAME, ReplyEvent.END
+    sil = np.zeros((1, 4), np.int64)
+    a, b, c = (np.full((1, 4), i) for i in (1, 2, 3))
+    ev = [(T, "It is"), (F, a), (F, b), (T, "red."), (F, c), (T, ""), (END, "eou")]
+    out = list(unit_gaps(iter(ev), sil, 2))
+    kinds = [(k, v if k != F else int(v[0, 0])) for k, v in out]
+    assert kinds == [(T, "It is"), (F, 1), (F, 2), (T, "red."), (F, 0), (F, 0), (F, 3), (T, ""), (END, "eou")]
+    assert list(unit_gaps(iter(ev[:3]), sil, 1)) == ev[:3], "no pause before the first unit or after the last"

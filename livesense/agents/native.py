@@ -58,6 +58,7 @@ class NativeConfig:
     image_interval_s: float = 0.5  # tokenize camera frames at most this often (if no vision stage)
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
+    unit_gap_frames: int = 1  # silent frames (40 ms each) played between the units of a reply (0: none)
     hear_views: tuple[tuple[float, int], ...] = ((0.0, 1), (0.0, 2), (0.0, 3), (0.0, 0))  # (semitones,
     #   grid shift in hops) per view of the turn: one prefill each, + one if the deciding view was not the
     #   last; ((0.0, 0),) = as heard only. Chosen on dev voices (neither training nor eval voices), text
@@ -125,6 +126,24 @@ def generate_reply(backend, logits: np.ndarray, next_idx: int, tick: int, sample
         frames += 1
         tick += 1
         yield ReplyEvent.FRAME, L.audio_codes(np.array(codes), "agent")
+
+
+def unit_gaps(events: Iterator[tuple[str, object]], silence: np.ndarray, n: int) -> Iterator[tuple[str, object]]:
+    """``generate_reply``'s events with ``n`` frames of ``silence`` codes before the audio of
+    every unit after the first (a unit's text comes before its frames): a short pause at
+    each seam of the composed speech, where Whisper otherwise runs the units together
+    ("They are white." heard as "there")."""
+    seen_audio = gap = False
+    for kind, val in events:
+        if kind == ReplyEvent.TEXT and seen_audio:
+            gap = True
+        elif kind == ReplyEvent.FRAME:
+            if gap:
+                for _ in range(n):
+                    yield ReplyEvent.FRAME, silence
+                gap = False
+            seen_audio = True
+        yield kind, val
 
 
 # --------------------------------------------------------------------------- the agent
@@ -302,10 +321,12 @@ class NativeAgent:
 
         events = generate_reply(backend, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
                                 self._sampler, self.config.max_reply_frames, self.config.max_text_bytes)
+        n_gap = self.config.unit_gap_frames
+        rendered = unit_gaps(events, self._silence, n_gap) if n_gap else events
         self._dec.reset()
         text, first = [], True
         try:
-            for kind, val in events:
+            for kind, val in rendered:
                 if first:
                     mark("first_token")
                     first = False
@@ -317,6 +338,7 @@ class NativeAgent:
             yield AudioFrame(self._dec.step(self._silence), c.sample_rate, turn.t_capture, turn=turn.id)  # decoder tail
             yield TextFrame("", turn.t_capture, final=True, turn=turn.id)
         finally:
+            rendered.close()
             events.close()  # barge-in: no further token is decoded
             self.last_text = "".join(text)
 
