@@ -197,3 +197,27 @@ def test_unit_gaps_pause_between_units_only():
     kinds = [(k, v if k != F else int(v[0, 0])) for k, v in out]
     assert kinds == [(T, "It is"), (F, 1), (F, 2), (T, "red."), (F, 0), (F, 0), (F, 3), (T, ""), (END, "eou")]
     assert list(unit_gaps(iter(ev[:3]), sil, 1)) == ev[:3], "no pause before the first unit or after the last"
+
+
+def test_hear_stops_adding_views_at_the_budget():
+    from types import SimpleNamespace
+
+    from livesense.agents.native import hear
+    from livesense.clock import FakeClock
+
+    clock = FakeClock()
+
+    class Slow(Scripted):
+        def eval(self, ids, pos, all_logits=False):
+            clock.advance(0.05)  # each prefill takes 50 ms
+            return super().eval(ids, pos, all_logits)
+
+    P = lambda k: SimpleNamespace(ids=np.array([k]), pos=np.zeros((1, 1)))  # noqa: E731
+    b = Slow({0: [0, 0, 4, 0], 1: [0, 6, 0, 0], 2: [0, 5, 3, 2], 3: [9, 0, 0, 0]})
+    # 0.2 s: after 2 views 0.1 s spent + 0.05 next + 0.05 re-prefill = 0.2, not over: a third
+    # view; after 3 (0.15 + 0.1 > 0.2) no fourth, so prompt 3's strong token 0 is never heard
+    mean, best = hear(b, [P(0), P(1), P(2), P(3)], budget_s=0.2, clock=clock)
+    assert b.evals[:3] == [0, 1, 2] and 3 not in b.evals and int(np.argmax(mean)) == 1 and best == 1
+    b.evals.clear()
+    mean, best = hear(b, [P(0), P(1), P(2), P(3)])
+    assert b.evals[:4] == [0, 1, 2, 3], "no budget: every view"

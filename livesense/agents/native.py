@@ -58,6 +58,7 @@ class NativeConfig:
     image_interval_s: float = 0.5  # tokenize camera frames at most this often (if no vision stage)
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
+    hear_budget_s: float | None = 0.2  # compute for the views of a turn: a long turn gets fewer (None: all)
     unit_gap_frames: int = 1  # silent frames (40 ms each) played between the units of a reply (0: none)
     hear_views: tuple[tuple[float, int], ...] = ((0.0, 1), (0.0, 2), (0.0, 3), (0.0, 0))  # (semitones,
     #   grid shift in hops) per view of the turn: one prefill each, + one if the deciding view was not the
@@ -147,25 +148,35 @@ def unit_gaps(events: Iterator[tuple[str, object]], silence: np.ndarray, n: int)
 
 
 # --------------------------------------------------------------------------- the agent
-def hear(backend, prompts: list, mask: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def hear(backend, prompts: list, mask: np.ndarray | None = None, budget_s: float | None = None,
+         clock=None) -> tuple[np.ndarray, int]:
     """Prefill each prompt (one turn heard in different views; their lengths may differ).
 
     Returns the mean of their next-token log-probabilities and the index of the prompt whose
     own log-probability of the mean's best token (under ``mask``) is highest; the backend is
-    left holding that prompt's state, ready to generate. One prompt: its logits, index 0."""
+    left holding that prompt's state, ready to generate. One prompt: its logits, index 0.
+    ``budget_s`` (with ``clock``, a :class:`~livesense.clock.Clock`): no further view is
+    prefilled once the time spent, plus one more view and a possible re-prefill at the pace
+    so far, would pass it, so a long turn is heard in fewer views instead of answered late."""
     if len(prompts) == 1:
         backend.reset()
         return backend.eval(prompts[0].ids, prompts[0].pos), 0
     logp = []
+    t0 = clock.now() if budget_s is not None else 0.0
     for p in prompts:
         backend.reset()
         lg = np.asarray(backend.eval(p.ids, p.pos), np.float64)
         lg = lg - lg.max()
         logp.append(lg - np.log(np.exp(lg).sum()))
+        if budget_s is not None and len(logp) < len(prompts):
+            spent = clock.now() - t0
+            if spent + 2.0 * spent / len(logp) > budget_s:
+                log.info("heard the turn in %d of %d views (%.0f ms spent)", len(logp), len(prompts), 1000 * spent)
+                break
     mean = np.mean(logp, axis=0)
     tok = int(np.argmax(mean if mask is None else np.where(mask, mean, -np.inf)))
     best = int(np.argmax([lp[tok] for lp in logp]))
-    if best != len(prompts) - 1:
+    if best != len(logp) - 1:
         backend.reset()
         backend.eval(prompts[best].ids, prompts[best].pos)
     return mean.astype(np.float32), best
@@ -198,8 +209,12 @@ class _FeatureRing:
 class NativeAgent:
     name = "native"
 
-    def __init__(self, config: NativeConfig | None = None, backend=None, codec=None, vision=None) -> None:
+    def __init__(self, config: NativeConfig | None = None, backend=None, codec=None, vision=None,
+                 clock=None) -> None:
+        from livesense.clock import MonotonicClock
+
         self.config = cfg = config or NativeConfig()
+        self._clock = clock or MonotonicClock()  # paces the views' compute budget only
         self._backend, self._codec, self._vision = backend, codec, vision
         self._enc = self._dec = None
         self._ring: _FeatureRing | None = None
@@ -316,7 +331,7 @@ class NativeAgent:
         prompts = [self._prompt(backend.spec, self._enc.quantize(v).astype(np.int64), self.context) for v in heard]
         self._spent = (turn.id, self.context)
         self.context = []  # the barge-in record goes into this turn's stream once
-        logits, best = hear(backend, prompts, free_choice(backend.spec.layout))
+        logits, best = hear(backend, prompts, free_choice(backend.spec.layout), self.config.hear_budget_s, self._clock)
         prompt = prompts[best]
 
         events = generate_reply(backend, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
