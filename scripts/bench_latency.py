@@ -211,7 +211,8 @@ def main(argv=None) -> int:
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
-    result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint, "speculate": not args.no_speculate, "plot": args.plot}
+    result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint,
+              "speculate": not args.no_speculate, "plot": args.plot}
     print(json.dumps(result))
     return 0
 

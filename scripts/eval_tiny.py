@@ -93,7 +93,7 @@ def prompt_for(layout, scheme, image, codes):
     return b, t + 6 * FRAME_S
 
 
-def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),), gap=0):
+def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),), gap=0, silence=None):
     from livesense.agents.native import ReplyEvent, free_choice, generate_reply, hear, unit_gaps
     from livesense.codec.features import view
     from livesense.model.positions import IDX, TIME
@@ -119,7 +119,7 @@ def run_item(backend, codec, asr, it, user, scenes, units, views=((0.0, 0),), ga
     text, frames = [], []
     events = generate_reply(backend, first, int(s.pos[IDX, -1]) + 1, int(s.pos[TIME].max()))
     if gap:
-        events = unit_gaps(events, codec.encode(np.zeros(codec.c.frame_size, np.float32))[:1], gap)
+        events = unit_gaps(events, silence, gap)
     for kind, val in events:
         if kind == ReplyEvent.TEXT:
             text.append(val)
@@ -160,7 +160,7 @@ def reference_wer(texts: list[str], asr) -> tuple[int, int]:
     return e, n
 
 
-def composed_wer(res: list[dict], units: dict, codec, asr, gap: int = 0) -> tuple[int, int]:
+def composed_wer(res: list[dict], units: dict, codec, asr, gap: int = 0, silence=None) -> tuple[int, int]:
     """Whisper on each expected reply composed from the training units (``gap`` silent frames
     between them, as the agent plays them) and decoded by LSC-1: what a perfect model would
     say (the unit recordings' and the codec's floor)."""
@@ -168,10 +168,10 @@ def composed_wer(res: list[dict], units: dict, codec, asr, gap: int = 0) -> tupl
 
     count = Counter(r["reply"] for r in res)
     units_of = {r["reply"]: r["units"] for r in res}
-    pause = np.repeat(codec.encode(np.zeros(codec.c.frame_size, np.float32))[:1], gap, axis=0)
+    pause = np.repeat(silence, gap, axis=0) if gap else None
     e = n = 0
     for t, k in sorted(count.items()):
-        parts = [p for i, u in enumerate(units_of[t]) for p in ([pause] if i else []) + [units[u]]]
+        parts = [p for i, u in enumerate(units_of[t]) for p in ([pause] if i and gap else []) + [units[u]]]
         audio = codec.decode(np.concatenate(parts).astype(np.int32))
         de, dn = wer_counts(t, asr.transcribe(audio))
         e, n = e + k * de, n + k * dn
@@ -184,9 +184,9 @@ def main():
     from tqdm import tqdm
 
     from livesense.agents.cascade.asr import WhisperASR
+    from livesense.agents.cascade.config import default_whisper_dir
     from livesense.agents.native import NativeConfig
     from livesense.cli import parse_views
-    from livesense.agents.cascade.config import default_whisper_dir
     from livesense.codec import LSC1Codec
     from livesense.model.load import open_model
     from livesense.train import data as D
@@ -201,6 +201,7 @@ def main():
     user, seen, held = D.build_eval(root, a.seed, codec)
     views = parse_views(a.views) if a.views else NativeConfig().hear_views
     gap = NativeConfig().unit_gap_frames if a.unit_gap is None else a.unit_gap
+    silence = codec.encode(np.zeros(codec.c.frame_size, np.float32))[:1]  # a silent frame's codes
     if views != ((0.0, 0),) and "feats" not in user:
         raise SystemExit(f"{root / 'user_eval.npz'} holds codes only (an older cache): delete it so it is "
                          "rebuilt with the feature vectors the views need, or pass --views 0")
@@ -212,7 +213,7 @@ def main():
     res = []
     for it in tqdm(its, desc="eval", unit="item"):
         sc = held if it["scenes"] == "held" else seen
-        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, views, gap)}
+        r = {**it, **run_item(backend, codec, asr, it, user, sc, units, views, gap, silence)}
         r["ok"] = correct(it["skill"], it["labels"], r["transcript"])
         r["text_ok"] = words(r["text"]) == words(it["reply"])
         r["wer"] = wer_counts(it["reply"], r["transcript"])
@@ -222,7 +223,7 @@ def main():
             for r in res:
                 f.write(json.dumps(r) + "\n")
     out = summary(res, asr, time.monotonic() - t0, str(model))
-    ce, cn = composed_wer(res, units, codec, asr, gap)
+    ce, cn = composed_wer(res, units, codec, asr, gap, silence)
     out["composed_wer"] = round(ce / max(1, cn), 4)
     out["hear_views"] = [list(v) for v in views]
     out["unit_gap_frames"] = gap

@@ -74,8 +74,7 @@ def band_weights(c, outside: float) -> np.ndarray:
     """RVQ weight per mel band: 1 inside STOI's 150-4300 Hz range, ``outside`` elsewhere."""
     from livesense.codec.dsp import tables
 
-    t = tables(c)
-    centre = (t["fb"] * t["freqs"]).sum(1) / t["fb"].sum(1)
+    centre = tables(c)["centre_hz"]
     return np.where((centre > 150.0) & (centre < 4300.0), 1.0, outside).astype(np.float32)
 
 

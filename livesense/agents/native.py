@@ -2,8 +2,8 @@
 LSC-1 codes and sees the camera's vision tokens, and speaks LSC-1 codes back.
 
 Data path, one way: user ``AudioFrame`` -> LSC-1 analysis -> feature vectors (a
-preallocated ring of recent frames), quantized to codes when a turn ends; camera ``Tokens(kind="image")`` (or a ``VideoFrame`` tokenized here
-at most every ``image_interval_s``) -> latest keyframe. On ``TurnEnd`` the prompt is the
+preallocated ring of recent frames), quantized to codes when a turn ends; camera
+``Tokens(kind="image")`` (or a ``VideoFrame`` tokenized here at most every ``image_interval_s``) -> latest keyframe. On ``TurnEnd`` the prompt is the
 training stream format (``livesense.train.data.StreamBuilder``)::
 
     bos image <grid> image_end user (codes, silence) × frames agent

@@ -134,13 +134,18 @@ class LSC1Codec:
 
     def encode(self, x) -> np.ndarray:
         """Whole signal -> ids; zero-pads the tail so every input sample is decodable."""
+        return self.encoder().quantize(self.features(x))
+
+    def features(self, x) -> np.ndarray:
+        """Whole signal -> feature vectors (n_frames, dim), padded as :meth:`encode` pads it
+        (its ids are ``encoder().quantize`` of these)."""
         x = np.asarray(x)
         if x.ndim != 1 or x.dtype.kind != "f":
             raise TypeError(f"expected 1-D float PCM, got {x.dtype} shape {x.shape}")
         xp = np.zeros(self.n_frames_for(len(x)) * self.c.frame_size, np.float32)
         xp[: len(x)] = x
         enc, step = self.encoder(), BLOCK_FRAMES * self.c.frame_size
-        return np.concatenate([enc.step(xp[i: i + step]) for i in range(0, len(xp), step)])
+        return np.concatenate([enc.features(xp[i: i + step]) for i in range(0, len(xp), step)])
 
     def decode(self, codes, n_samples: int | None = None) -> np.ndarray:
         """Ids -> PCM aligned with the encoded input (the decoder delay removed)."""

@@ -46,6 +46,8 @@ def tables(c: FrameContract) -> dict:
         fb[b] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
         fb[b] /= fb[b].sum() + 1e-12
     centres = _hz_to_mel(edges[1:-1])
+    fb = fb.astype(np.float32)
+    centre_hz = (fb * freqs).sum(1) / fb.sum(1)  # each band's weighted centre frequency
     interp = np.stack([np.interp(_hz_to_mel(freqs), centres, np.eye(c.n_mel)[b])
                        for b in range(c.n_mel)], axis=1)  # (n_bins, n_mel), rows sum to 1
     w_mel = np.hanning(c.mel_win + 2)[1:-1]
@@ -59,9 +61,9 @@ def tables(c: FrameContract) -> dict:
         raise ValueError(f"pulse dispersion of {2 * DISPERSION:.0f} samples would wrap around the "
                          f"{c.n_fft}-point synthesis window (margin {off})")
     disperse = np.exp(-1j * np.pi * DISPERSION * (np.arange(n_bins) / (n_bins - 1)) ** 2)
-    return {"fb": fb.astype(np.float32), "interp": interp.astype(np.float32),
+    return {"fb": fb, "interp": interp.astype(np.float32),
             "w_mel": w_mel, "w_mel_pow": float(np.sum(w_mel ** 2)), "w_pitch": w_pitch,
-            "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "tilt": tilt.astype(np.float32)[None, :],
+            "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "centre_hz": centre_hz, "tilt": tilt.astype(np.float32)[None, :],
             "disperse": disperse,
             "lp_bins": int(PITCH_LP_HZ * 2 * c.pitch_win / c.sample_rate),
             "lag_min": int(c.sample_rate / c.f0_max), "lag_max": int(np.ceil(c.sample_rate / c.f0_min))}

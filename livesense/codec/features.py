@@ -116,9 +116,7 @@ def _warp_index(c: FrameContract, r: float):
     """(left band index, fraction) at which each band reads the envelope for ratio ``r``."""
     from livesense.codec.dsp import tables
 
-    t = tables(c)
-    centre = (t["fb"] * t["freqs"]).sum(1) / t["fb"].sum(1)
+    centre = tables(c)["centre_hz"]
     pos = np.interp(centre / r, centre, np.arange(c.n_mel, dtype=np.float64))
     lo = np.minimum(np.floor(pos).astype(np.int64), c.n_mel - 2)
     return lo, (pos - lo).astype(np.float32)
-

@@ -112,13 +112,14 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
     rng = np.random.default_rng([seed, 1 if split == "train" else 2])
     codes, skill, text, voice, feats = [], [], [], [], []
     keep_feats = split != "train"  # evaluation hears the turn in several views (NativeConfig.hear_views)
+    quantizer = codec.encoder()  # stateless quantize(); one for every clip
     items = [(s, q, v) for s, qs in C.QUESTIONS.items() for q in qs for v in user_voices(split, seed, n_espeak)]
     for s, q, v in tqdm(items, desc=f"user speech ({split})", unit="clip"):
         x = speak(v, q)
         for a in range(1 + n_aug):
             y = x if a == 0 else augment(x, rng, p_reverb=0.15, p_noise=0.4)
-            f = encode_features(codec, room_pad(y, rng))
-            codes.append(codec.encoder().quantize(f).astype(np.int16))
+            f = codec.features(room_pad(y, rng))
+            codes.append(quantizer.quantize(f).astype(np.int16))
             if keep_feats:
                 feats.append(f)
             skill.append(s)
@@ -129,13 +130,6 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
              voice=np.array(voice), **({"feats": np.concatenate(feats)} if feats else {}))
     return load_user(out)
 
-
-def encode_features(codec, x: np.ndarray) -> np.ndarray:
-    """LSC-1 feature vectors of a whole clip, padded as ``codec.encode`` pads it (its codes
-    are ``codec.encoder().quantize`` of these)."""
-    xp = np.zeros(codec.n_frames_for(len(x)) * codec.c.frame_size, np.float32)
-    xp[: len(x)] = x
-    return codec.encoder().features(xp)
 
 
 def load_user(path: Path) -> dict:
