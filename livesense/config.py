@@ -44,8 +44,8 @@ class TurnConfig:
     start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
     stop_s: float = 0.36  # silence after which a turn always ends (the longest end-of-turn wait)
     min_stop_s: float = 0.1  # with the prosodic end-of-turn model: the shortest wait (runtime/endpoint.py)
-    endpoint_model: str | None = None  # prosodic end-of-turn model: "shipped" (models/endpoint), a JSON
-    #   path, or None: the fixed stop_s wait. Off by default: on the benchmark's spoken questions it
+    endpoint_model: str | None = None  # end-of-turn model: "shipped" (prosodic, models/endpoint), "seq"
+    #   (the sequence model, runtime/endpoint_seq.py), a .json/.npz path, or None: the fixed stop_s wait. Off by default: on the benchmark's spoken questions it
     #   saves ~14 ms p50 and on held-out statements ~116 ms, for 4.7 % more turns cut at a pause
     #   (merged, not lost) — see models/endpoint/README.md
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise

@@ -179,7 +179,8 @@ def parse_args(argv=None):
     p.add_argument("--gap", type=float, default=None, help="silence after each question, s (4; --compare 6)")
     p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
     p.add_argument("--endpoint", default="off", metavar="MODEL",
-                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, or a JSON file")
+                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, 'seq' sequence "
+                        "model, or a .json/.npz file")
     p.add_argument("--no-speculate", action="store_true",
                    help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
     p.add_argument("--speculate-s", type=float, default=None,
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
     result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint,
-              "speculate": not args.no_speculate, "plot": args.plot}
+              "speculate": not args.no_speculate, "m2e_ms": [round(x, 1) for x in m2e], "plot": args.plot}
     print(json.dumps(result))
     return 0
 

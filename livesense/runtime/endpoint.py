@@ -183,6 +183,26 @@ class EndpointModel:
             raise ModelFileError(f"endpoint model {path} is incomplete or malformed ({e}): retrain it") from None
 
 
+def open_model(name: str):
+    """An end-of-turn model by name: "shipped" (this prosodic model), "seq" (the sequence
+    model, runtime/endpoint_seq.py), or a file: ``.npz`` a sequence model, else a prosodic JSON."""
+    from livesense.runtime.endpoint_seq import DEFAULT_MODEL as SEQ_MODEL, SeqEndpointModel
+
+    if name == "shipped":
+        return EndpointModel.load()
+    if name == "seq" or str(name).endswith(".npz"):
+        return SeqEndpointModel.load(SEQ_MODEL if name == "seq" else name)
+    return EndpointModel.load(name)
+
+
+def endpointer_for(model, sample_rate: int, frame_size: int, frame_s: float):
+    """The ``TurnDetector``'s per-frame helper for ``model`` (either kind)."""
+    from livesense.runtime.endpoint_seq import SeqEndpointer, SeqEndpointModel
+
+    cls = SeqEndpointer if isinstance(model, SeqEndpointModel) else Endpointer
+    return cls(model, sample_rate, frame_size, frame_s)
+
+
 class Endpointer:
     """Owned by ``TurnDetector``: feeds ``ProsodyTrack`` and answers ``ended(silence_frames)``."""
 

@@ -27,7 +27,7 @@ from typing import Callable
 from livesense.config import AudioConfig, TurnConfig
 from livesense.frames import AudioFrame, Duck, EndOfStream, Frame, TurnEnd, TurnPending, TurnResumed, TurnStart, Unduck
 from livesense.runtime.bargein import BargeInPolicy, Verdict
-from livesense.runtime.endpoint import EndpointModel, Endpointer
+from livesense.runtime.endpoint import Endpointer, endpointer_for, open_model
 from livesense.runtime.reframe import Reframer
 from livesense.runtime.vad import EnergyGatedVad, Vad, WebRtcVad
 
@@ -146,12 +146,11 @@ def default_vad(audio: AudioConfig, turn: TurnConfig) -> Vad:
 
 
 def default_endpointer(audio: AudioConfig, turn: TurnConfig) -> Endpointer | None:
-    """The prosodic end-of-turn model, or None: none configured, or turns queue (no
-    barge-in), where an early end could not be taken back."""
+    """The end-of-turn model's helper (prosodic or sequence), or None: none configured, or
+    turns queue (no barge-in), where an early end could not be taken back."""
     if turn.endpoint_model is None or not turn.barge_in:
         return None
-    model = EndpointModel.load() if turn.endpoint_model == "shipped" else EndpointModel.load(turn.endpoint_model)
-    return Endpointer(model, audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
+    return endpointer_for(open_model(turn.endpoint_model), audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
 
 
 class TurnDetector:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livesense.config import AudioConfig, TurnConfig
-from livesense.corpus.augment import add_noise, add_reverb, random_eq
+from livesense.corpus.augment import add_noise, add_reverb, change_speed, random_eq, sox_pitch
 from livesense.corpus.conversation import utterance
 from livesense.corpus.voices import Voice
 
@@ -43,20 +43,65 @@ QUESTION_TEMPLATES = (
     "Have you seen the {n} before?", "Is the {n} on the left or on the right?", "How big is the {n}?",
     "Whose {n} is that?", "Does the {n} look broken?", "Is there a {n} behind me?",
 )
+# More of our own, for the sequence model (runtime/endpoint_seq.py), which also hears the
+# words: training templates, and templates only its test uses (none is a benchmark question).
+MORE_TEMPLATES = (
+    "Where did you put the {n}?", "Can you hand me the {n}?", "Is this {n} yours?", "What is next to the {n}?",
+    "How far away is the {n}?", "Do you like the {n}?", "Is the {n} clean?", "What is written on the {n}?",
+    "Can you move the {n} a bit?", "Who left the {n} here?", "Is there anything on the {n}?",
+    "When did you buy the {n}?", "Could you describe the {n}?", "Show me the {n}.", "Point at the {n}.",
+    "Look at the {n} over there.", "Put the {n} on the table.", "I lost my {n}.", "I think the {n} is broken.",
+    "This {n} is new.", "How heavy is the {n}?", "What is inside the {n}?", "Is the {n} still there?",
+    "Did you see where the {n} went?",
+)
+TEST_TEMPLATES = (
+    "What colour is the {n}?", "Can you see the {n}?", "What shape is the {n}?", "Tell me about the {n}.",
+    "Why is the {n} so small?", "Is the {n} near the door?", "Is my {n} in the picture?",
+    "Would you pick up the {n}?", "How long have you had the {n}?", "Take the {n} away.",
+)
+MORE_NOUNS = (  # the sequence model's extra training nouns (none is a test noun or in a benchmark question)
+    "towel", "spoon", "fork", "knife", "candle", "pillow", "blanket", "mirror", "camera", "laptop", "keyboard",
+    "mouse", "cable", "charger", "notebook", "pencil", "folder", "envelope", "stamp", "ticket", "umbrella",
+    "jacket", "scarf", "glove", "sock", "belt", "watch", "ring", "bracelet", "helmet", "bicycle", "car",
+    "truck", "boat", "train", "garden", "fence", "gate", "roof", "wall", "floor", "ceiling", "shelf",
+    "drawer", "cupboard", "fridge", "oven", "sink", "tap", "bucket", "brush", "comb", "toy", "puzzle",
+    "guitar", "piano", "drum", "painting", "poster", "map", "globe", "radio", "speaker", "battery",
+)
+ADJECTIVES = ("", "", "", "big", "small", "old", "new", "wooden", "little", "heavy", "empty", "broken", "shiny")
+PLAIN_TURNS = (
+    "What time do we start?", "Can we begin now?", "Are you ready?", "Is it working?", "What happens next?",
+    "Do you understand me?", "Could you repeat that?", "What did you say?", "How are you today?",
+    "Where are we?", "Thanks, that helps.", "That is enough for now.", "Okay, I am done.", "Goodbye.",
+    "Let us stop here.", "Can you hear me now?", "Is anyone listening?", "Why not?", "How so?",
+)
 PREFIXES = ("", "", "", "Okay, ", "Hey, ", "So, ", "Tell me, ", "Um, ", "And, ", "Well, ")
 TRAIN_NOUNS = ("cup", "book", "phone", "lamp", "box", "bottle", "chair", "key", "bag", "clock",
                "plate", "window", "shoe", "pen", "plant", "door", "sign", "card", "hat", "screen")
 TEST_NOUNS = ("jar", "mug", "wallet", "bowl", "kettle", "label", "coat", "ladder", "remote", "basket")
 
 
-def questions(nouns: tuple[str, ...], n: int, rng: np.random.Generator) -> list[str]:
+def questions(nouns: tuple[str, ...], n: int, rng: np.random.Generator,
+              templates: tuple[str, ...] = QUESTION_TEMPLATES, adjectives: tuple[str, ...] = ("",)) -> list[str]:
     out = []
     for _ in range(n):
-        t = QUESTION_TEMPLATES[int(rng.integers(len(QUESTION_TEMPLATES)))]
+        t = templates[int(rng.integers(len(templates)))]
         p = PREFIXES[int(rng.integers(len(PREFIXES)))]
-        q = t.format(n=nouns[int(rng.integers(len(nouns)))])
+        adj = adjectives[int(rng.integers(len(adjectives)))]
+        q = t.format(n=(adj + " " if adj else "") + nouns[int(rng.integers(len(nouns)))])
         out.append(p + (q[0].lower() + q[1:] if p else q))
     return out
+
+
+def pause_inside(text: str, rng: np.random.Generator) -> str:
+    """``text`` with a comma at a random word boundary ("What colour, is it?"): the TTS pauses
+    there with the pitch held up, as a speaker who stops to think mid-question."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+    i = int(rng.integers(1, len(words)))
+    if words[i - 1][-1] in ",.?!":
+        return text
+    return " ".join(words[:i - 1] + [words[i - 1] + ","] + words[i:])
 
 
 @dataclass
@@ -102,8 +147,15 @@ def stretch_pauses(x: np.ndarray, rng: np.random.Generator, lo_s: float = 0.08, 
     return np.concatenate(parts).astype(np.float32)
 
 
-def make_turn(voice: Voice, text: str, rng: np.random.Generator, lead_s: float = 0.6, tail_s: float = 0.8) -> Turn:
+def make_turn(voice: Voice, text: str, rng: np.random.Generator, lead_s: float = 0.6, tail_s: float = 0.8,
+              snr_db: tuple[float, float] = (20.0, 50.0), cents: float = 0.0, speed: float = 1.0) -> Turn:
+    """``text`` in ``voice`` (moved by ``cents`` and played ``speed`` times faster if given),
+    its pauses stretched, in noise at an SNR drawn from ``snr_db``."""
     x = utterance(voice, text)
+    if cents:
+        x = sox_pitch(x, cents)
+    if speed != 1.0:
+        x = change_speed(x, speed)
     if rng.random() < 0.85:
         x = stretch_pauses(x, rng)
     if rng.random() < 0.5:
@@ -112,7 +164,7 @@ def make_turn(voice: Voice, text: str, rng: np.random.Generator, lead_s: float =
     y = np.concatenate([np.zeros(n_lead, np.float32), x, np.zeros(n_tail, np.float32)])
     if rng.random() < 0.3:
         y = add_reverb(y, rng, rng.uniform(0.15, 0.5), rng.uniform(0.1, 0.35))
-    y = add_noise(y, rng, float(rng.uniform(20, 50)))
+    y = add_noise(y, rng, float(rng.uniform(*snr_db)))
     y *= 10 ** (rng.uniform(-25, 0) / 20) / max(1e-9, float(np.abs(y).max()))
     return Turn(y.astype(np.float32), (n_lead + len(x)) / RATE, text, voice.name)
 
@@ -152,6 +204,23 @@ def silences(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | Non
     for s in out[:-1]:
         s.last = False
     return out
+
+
+def seq_frames(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | None = None):
+    """(frame features (n, d) float32, VAD speech (n,) bool) of a turn, frame by frame as
+    ``SeqEndpointer`` sees it (runtime/endpoint_seq.py)."""
+    from livesense.runtime.endpoint_seq import SeqFeatures
+    from livesense.runtime.turns import default_vad
+
+    audio, cfg = audio or AudioConfig(), cfg or TurnConfig()
+    vad, feats = default_vad(audio, cfg), SeqFeatures(audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
+    n = len(turn.audio) // audio.frame_size
+    x, speech = [], np.zeros(n, bool)
+    for i in range(n):
+        f = turn.audio[i * audio.frame_size:(i + 1) * audio.frame_size]
+        speech[i] = vad.is_speech(f)
+        x.append(feats.push(f, bool(speech[i])))
+    return np.asarray(x, np.float32), speech
 
 
 def simulate(turns, model, threshold: float, cfg: TurnConfig, frame_s: float):
