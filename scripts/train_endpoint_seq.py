@@ -233,7 +233,7 @@ def plot(curves, path: Path):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fit-turns", type=int, default=4000)
+    ap.add_argument("--fit-turns", type=int, default=8000)
     ap.add_argument("--val-turns", type=int, default=400)
     ap.add_argument("--test-turns", type=int, default=300)
     ap.add_argument("--domain-turns", type=int, default=240)
