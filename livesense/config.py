@@ -88,6 +88,11 @@ class DuplexConfig:
     window_s: float = 0.3  # ... counted within this window (unvoiced gaps inside words)
     min_voiced_s: float = 0.1  # of which this much must be voiced (pitched): not a cough/click/fan
     voicing: float = 0.6  # periodicity (1 - YIN's min CMNDF, 70-400 Hz) of a voiced frame
+    voicing_track: float = 0.35  # ... or this much, when its pitch continues the previous frame's within
+    track_semitones: float = 1.5  # this many semitones and its level holds (not a knock's decay): the short
+    #   vowel of a rough voice's "Stop." (scripts/bench_short_barge_in.py: one-word interruptions confirmed
+    #   0.83-0.84 -> 0.89 by training voices; bench_duplex false barge-ins 0 in tuning, held-out and dev rooms;
+    #   at 0.45 without the level rule a held-out room's knock barged in, which is why the rule is there)
     min_bright_hz: float = 200.0  # a voiced frame's energy sits above this on average (a thud's below)
     near_margin_db: float = 6.0  # frame level above the canceller's echo bound: not our echo
     min_level_dbfs: float = -50.0  # quieter frames never count (residual echo, hiss)

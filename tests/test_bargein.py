@@ -114,3 +114,17 @@ def test_headphones_user_with_a_comma_pause_barges_in(onset):
     assert len(ev.interrupts) == 1, (ev.ducks, ev.interrupts)
     assert onset < ev.interrupts[0] < onset + len(user) / FS
 
+
+
+@pytest.mark.parametrize("voice,word", [("en-gb+f3", "Sorry?"), ("en-gb-x-rp+m1", "Enough.")])
+def test_a_rough_voices_short_word_barges_in_by_its_pitch_track(voice, word):
+    """A one-word interruption in a rough espeak-ng voice: its vowel is too weakly periodic
+    for ``voicing`` alone, but its pitch holds from frame to frame (``voicing_track``)."""
+    from livesense.corpus.conversation import utterance
+    from livesense.corpus.voices import Voice
+
+    speed = {"en-gb+f3": 1.09, "en-gb-x-rp+m1": 1.2}[voice]
+    pitch = {"en-gb+f3": 28, "en-gb-x-rp+m1": 27}[voice]
+    x = utterance(Voice("v", "espeak", voice, speed=speed, pitch=pitch), word)
+    assert len(onsets(detector(audible=True), x)) == 1
+    assert onsets(detector(audible=True, voicing_track=1.0), x) == []  # periodicity alone misses it

@@ -23,7 +23,9 @@ Two steps, so the agent goes quiet for the user almost at once and loses nothing
    output holds its audio (fade out, nothing dropped).
 2. **Barge in** (confirm) once ``min_speech_s`` of counted frames lie within ``window_s``,
    of which ``min_voiced_s`` are *voiced* — periodic at a pitch of 70-400 Hz by YIN's
-   cumulative mean normalised difference (:func:`periodicity`). Coughs, door slams and fans
+   cumulative mean normalised difference (:func:`periodicity`), at ``voicing``, or at the
+   weaker ``voicing_track`` when the pitch continues the previous frame's and the level holds
+   (a rough voice's short vowel: "Stop."; a knock's ringing decays). Coughs, door slams and fans
    are noise (no pitch), clicks are too short. And ``clear_voiced_s`` of those voiced frames
    must be heard *clear of echo* (both may come at different times of one duck): with the canceller's reference quiet (below
    ``ref_quiet_dbfs``, or ``faint_ref_db`` under the frame: a fade's residue) for
@@ -154,6 +156,7 @@ class BargeInPolicy:
         self._no_echo = False  # the canceller measured no echo path worth the name (headphones)
         self._near_tail = False  # the last counted frame was within tail_margin_db of the echo bound
         self._tail = self.clear_after  # ... needed for a frame to be clear of echo
+        self._prev_pitch = np.nan
 
     def reset(self) -> None:
         self._hist.clear()
@@ -163,6 +166,7 @@ class BargeInPolicy:
         self._end_run()
         self._ref_quiet = 0
         self._no_echo = self._near_tail = False
+        self._prev_pitch = np.nan
 
     @property
     def ducked(self) -> bool:
@@ -189,6 +193,7 @@ class BargeInPolicy:
         self._win[n:] = frame
         level = 10 * np.log10(float(np.mean(np.square(frame, dtype=np.float64))) + 1e-12)
         self._levels.append(level)
+        prev, self._prev_pitch = self._prev_pitch, np.nan
         # how long the reference has been quiet is a matter of time, counted on every frame
         # (counted on speech frames only, a pause between words held the confirmation back)
         info = self._echo_info(t) if self._echo_info is not None else None
@@ -206,8 +211,12 @@ class BargeInPolicy:
         self._near_tail = info is not None and info.near_db < self.config.tail_margin_db
         if impulse_share(frame, self.slice) > self.config.impulse_share:
             return self._reject("impulse")
-        p = periodicity(self._win, self.sample_rate)
-        voiced = p >= self.config.voicing and self._bright(frame)
+        p, hz = yin(self._win, self.sample_rate, F0_MIN, F0_MAX)
+        st = 12 * np.log2(hz / 100.0) if hz > 0 else np.nan
+        self._prev_pitch = st if p >= self.config.voicing_track else np.nan
+        tracked = p >= self.config.voicing_track and abs(st - prev) <= self.config.track_semitones \
+            and not self._decaying()
+        voiced = (p >= self.config.voicing or tracked) and self._bright(frame)
         return True, voiced, voiced and p >= self.config.duck_voicing
 
     def _decaying(self) -> bool:
