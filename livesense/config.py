@@ -45,9 +45,11 @@ class TurnConfig:
     stop_s: float = 0.36  # silence after which a turn always ends (the longest end-of-turn wait)
     min_stop_s: float = 0.1  # with the prosodic end-of-turn model: the shortest wait (runtime/endpoint.py)
     endpoint_model: str | None = None  # end-of-turn model: "shipped" (prosodic, models/endpoint), "seq"
-    #   (the sequence model, runtime/endpoint_seq.py), a .json/.npz path, or None: the fixed stop_s wait. Off by default: on the benchmark's spoken questions it
-    #   saves ~14 ms p50 and on held-out statements ~116 ms, for 4.7 % more turns cut at a pause
-    #   (merged, not lost) — see models/endpoint/README.md
+    #   (the sequence model, runtime/endpoint_seq.py), a .json/.npz path, or None: the fixed stop_s wait.
+    #   Off by default: on the benchmark's spoken questions the prosodic model saves ~14 ms p50 and on
+    #   held-out statements ~116 ms, for 4.7 % more turns cut at a pause (merged, not lost); the sequence
+    #   model saves 34 ms p50 (native, 24 turns), 117 ms mean wait on held-out voices, for 1.3 % more cut
+    #   — see models/endpoint/README.md
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
     speculate_s: float | None = 0.08  # silence after which the agent starts its reply unheard (TurnPending),
     #   so its compute overlaps the rest of the end-of-turn wait; dropped if the user goes on. None: off.

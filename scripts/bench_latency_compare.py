@@ -104,7 +104,8 @@ def compare(args, browser_p50) -> int:
     answers_path = args.answers or os.path.splitext(args.plot or "out/latency.png")[0] + "_answers.json"
     with tempfile.TemporaryDirectory() as folder:
         qa = write_inputs(args, folder)
-        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate, args.speculate_s, args.hear_views) for a in pair}
+        runs = {a: run_child(a, folder, args.endpoint, not args.no_speculate, args.speculate_s, args.hear_views)
+                for a in pair}
         asr = WhisperASR(threads=1)
         answers = spoken_answers(pair, qa, runs, folder, asr)
         repeatable = functools.partial(synth_piper, noise_scale=0.0, noise_w_scale=0.0)  # same audio every run

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from livesense.config import AudioConfig, TurnConfig  # noqa: E402
 from livesense.runtime.endpoint import EndpointModel  # noqa: E402
 from livesense.runtime.endpoint_seq import FEATURES, RESET_S, SeqEndpointModel, segments  # noqa: E402
-from livesense.train.endpoint_data import simulate, summary  # noqa: E402
+from livesense.train.endpoint_data import GIVEN, decision_frames, simulate, summary, with_probs  # noqa: E402
 
 
 RECIPE = "v4: fit/val voices moved by sox pitch and tempo, 1 in 4 in a quiet room; more nouns"  # part of the cache key
@@ -113,15 +113,12 @@ def build(split: str, n: int, seed: int, cache: Path | None) -> list[dict]:
 
 
 def targets(turn: dict, cfg: TurnConfig, frame_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """(frame indices, labels) of the decision frames: silent frames min_stop..stop-1 of each silence."""
-    lo = cfg.frames(cfg.min_stop_s, round(1000 * frame_s))
-    idx, lab = [], []
-    for s in turn["silences"]:
-        first = round(s.onset_s / frame_s)
-        k = np.arange(lo, lo + len(s.features))  # silent frames counted from 1 at the onset
-        idx += list(first + k - 1)
-        lab += [float(s.last)] * len(k)
-    return np.asarray(idx, np.int64), np.asarray(lab, np.float32)
+    """(frame indices, labels) of the decision frames: 1 in the silence that ends the turn."""
+    frames = decision_frames(turn["silences"], cfg, frame_s)
+    idx = np.concatenate(frames or [np.zeros(0, np.int64)]).astype(np.int64)
+    lab = np.concatenate([np.full(len(f), float(s.last), np.float32) for s, f in zip(turn["silences"], frames)]
+                         or [np.zeros(0, np.float32)])
+    return idx, lab
 
 
 def sequences(turns, cfg, frame_s):
@@ -150,7 +147,7 @@ def train(seqs, hidden: int, epochs: int, seed: int, mean, std):
     rng = np.random.default_rng(seed)
     mean_t, std_t = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
     bs = 32
-    for ep in (bar := tqdm(range(epochs), desc="train GRU", unit="epoch")):
+    for _ in (bar := tqdm(range(epochs), desc="train GRU", unit="epoch")):
         order, tot, n = rng.permutation(len(seqs)), 0.0, 0
         for i in range(0, len(order), bs):
             batch = [seqs[j] for j in order[i:i + bs]]
@@ -169,7 +166,7 @@ def train(seqs, hidden: int, epochs: int, seed: int, mean, std):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            tot, n = tot + float(loss) * len(ys), n + len(ys)
+            tot, n = tot + loss.item() * len(ys), n + len(ys)
         bar.set_postfix(loss=f"{tot / max(n, 1):.4f}")
     sd = gru.state_dict()
     return {"w_ih": sd["weight_ih_l0"].numpy(), "w_hh": sd["weight_hh_l0"].numpy(), "b_ih": sd["bias_ih_l0"].numpy(),
@@ -177,36 +174,11 @@ def train(seqs, hidden: int, epochs: int, seed: int, mean, std):
             "b_out": out.bias.detach().numpy()[0], "mean": mean, "std": std}
 
 
-class _Probs:
-    """``simulate`` reads ``prob(features)``: here the features are already p(ended)."""
-
-    @staticmethod
-    def prob(p):
-        return p
-
-
-def with_probs(turns, model: SeqEndpointModel, cfg, frame_s):
+def scored(turns, model: SeqEndpointModel, cfg, frame_s):
     """The turns with each silence's decision-frame features replaced by the GRU's p(ended),
-    computed frame by frame exactly as ``SeqEndpointer`` does."""
-    from copy import copy
-
-    reset = max(1, round(RESET_S / frame_s))
-    out = []
-    for t in turns:
-        p = np.zeros(len(t["x"]))
-        for a, b in segments(t["speech"], reset):
-            h = np.zeros(model.hidden)
-            for i in range(a, b):
-                h, p[i] = model.step(t["x"][i], h)
-        idx, _ = targets(t, cfg, frame_s)
-        sil, k = [], 0
-        for s in t["silences"]:
-            s2 = copy(s)
-            s2.features = list(p[idx[k:k + len(s.features)]])
-            k += len(s.features)
-            sil.append(s2)
-        out.append({**t, "silences": sil})
-    return out
+    computed as ``SeqEndpointer`` computes them (score with ``simulate(..., GIVEN, ...)``)."""
+    return [{**t, "silences": with_probs(t["silences"], model.run(t["x"], t["speech"], frame_s), cfg, frame_s)}
+            for t in turns]
 
 
 def plot(curves, path: Path):
@@ -239,8 +211,10 @@ def main(argv=None) -> int:
     ap.add_argument("--domain-turns", type=int, default=240)
     ap.add_argument("--hidden", type=int, default=48)
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--max-extra-cuts", type=float, default=0.02, help="cut-early rate allowed above the fixed rule's, on val")
-    ap.add_argument("--cache", type=Path, default=ROOT / "data" / "endpoint_seq", help="generated turns are kept here")
+    ap.add_argument("--max-extra-cuts", type=float, default=0.02,
+                    help="cut-early rate allowed above the fixed rule's, on val")
+    ap.add_argument("--cache", type=Path, default=ROOT / "data" / "endpoint_seq",
+                    help="generated turns are kept here")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "endpoint" / "endpoint_seq.npz")
     ap.add_argument("--plot", type=Path, default=ROOT / "out" / "endpoint_seq.png")
     ap.add_argument("--seed", type=int, default=0)
@@ -258,17 +232,19 @@ def main(argv=None) -> int:
     model = SeqEndpointModel(train(seqs, args.hidden, args.epochs, args.seed, mean, std), threshold=1.0)
 
     grid = [0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
-    scored = {k: with_probs(v, model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
+    probs = {k: scored(v, model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
     fixed = {k: summary(simulate(v, None, 1.0, cfg, frame_s)) for k, v in sets.items() if k != "fit"}
-    pts = {k: [(th, summary(simulate(v, _Probs, th, cfg, frame_s))) for th in grid] for k, v in scored.items()}
-    ok = [(s["wait_mean_ms"], th) for th, s in pts["val"] if s["cut_early"] <= fixed["val"]["cut_early"] + args.max_extra_cuts]
+    pts = {k: [(th, summary(simulate(v, GIVEN, th, cfg, frame_s))) for th in grid] for k, v in probs.items()}
+    allowed = fixed["val"]["cut_early"] + args.max_extra_cuts
+    ok = [(s["wait_mean_ms"], th) for th, s in pts["val"] if s["cut_early"] <= allowed]
     model.threshold = threshold = min(ok)[1] if ok else 1.0
-    seq = {k: summary(simulate(v, _Probs, threshold, cfg, frame_s)) for k, v in scored.items()}
+    seq = {k: summary(simulate(v, GIVEN, threshold, cfg, frame_s)) for k, v in probs.items()}
     prosodic_model = EndpointModel.load()
     prosodic = {k: summary(simulate(v, prosodic_model, prosodic_model.threshold, cfg, frame_s))
                 for k, v in sets.items() if k != "fit"}
 
-    model.meta = {"recipe": "python scripts/train_endpoint_seq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    recipe = "python scripts/train_endpoint_seq.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    model.meta = {"recipe": recipe,
                   "fit_turns": len(sets["fit"]), "rows": int(sum(len(i) for _, i, _ in seqs)), "hidden": args.hidden,
                   "epochs": args.epochs, "min_stop_s": cfg.min_stop_s, "stop_s": cfg.stop_s,
                   **{f"{k}_{name}": v for name, d in (("fixed", fixed), ("prosodic", prosodic), ("seq", seq))

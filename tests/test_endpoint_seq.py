@@ -87,11 +87,7 @@ def test_endpointer_rests_after_long_silence_and_matches_its_segments():
     for f, s in zip(x, speech):
         ep.push(f, bool(s))
         probs.append(ep.last_prob)
-    want = np.zeros(len(speech))
-    for a, b in segments(speech, round(RESET_S / 0.02)):
-        h = np.zeros(m.hidden)
-        for i in range(a, b):
-            h, want[i] = m.step(feat[i], h)
+    want = m.run(np.asarray(feat), speech)  # over the trainer's segments
     np.testing.assert_allclose(probs, want, atol=1e-9)
     assert probs[-1] == 0.0 and probs[30] > 0.0
 
@@ -148,7 +144,8 @@ def test_shipped_model_answers_sooner_on_unseen_voices_without_cutting_more():
     the fixed rule's, and it cuts at most a few more turns at a pause."""
     from livesense.corpus.text import sentences
     from livesense.corpus.voices import HELDOUT_VOICES
-    from livesense.train.endpoint_data import TEST_NOUNS, make_turn, questions, seq_frames, silences, simulate, summary
+    from livesense.train.endpoint_data import (GIVEN, TEST_NOUNS, make_turn, questions, seq_frames, silences,
+                                               simulate, summary, with_probs)
 
     rng = np.random.default_rng(4321)
     texts = sentences("heldout", 16, seed=4321, max_words=12) + questions(TEST_NOUNS, 16, rng)
@@ -158,22 +155,9 @@ def test_shipped_model_answers_sooner_on_unseen_voices_without_cutting_more():
     for i, text in enumerate(texts):
         t = make_turn(voices[i % len(voices)], text, rng)
         x, speech = seq_frames(t)
-        p = np.zeros(len(x))
-        for a, b in segments(speech, round(RESET_S / fs)):
-            h = np.zeros(m.hidden)
-            for j in range(a, b):
-                h, p[j] = m.step(x[j], h)
-        sil = silences(t)
-        lo = cfg.frames(cfg.min_stop_s, AudioConfig().frame_ms)
-        for s in sil:
-            first = round(s.onset_s / fs)
-            s.features = [p[first + k - 1] for k in range(lo, lo + len(s.features))]
-        turns.append({"end_s": t.speech_end_s, "silences": sil})
-
-    class Probs:
-        prob = staticmethod(lambda q: q)
+        turns.append({"end_s": t.speech_end_s, "silences": with_probs(silences(t), m.run(x, speech, fs), cfg, fs)})
 
     fixed = summary(simulate(turns, None, 1.0, cfg, fs))
-    model = summary(simulate(turns, Probs, m.threshold, cfg, fs))
+    model = summary(simulate(turns, GIVEN, m.threshold, cfg, fs))
     assert model["wait_mean_ms"] < fixed["wait_mean_ms"] - 10
     assert model["cut_early"] <= fixed["cut_early"] + 2 / len(turns)

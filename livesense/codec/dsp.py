@@ -63,7 +63,8 @@ def tables(c: FrameContract) -> dict:
     disperse = np.exp(-1j * np.pi * DISPERSION * (np.arange(n_bins) / (n_bins - 1)) ** 2)
     return {"fb": fb, "interp": interp.astype(np.float32),
             "w_mel": w_mel, "w_mel_pow": float(np.sum(w_mel ** 2)), "w_pitch": w_pitch,
-            "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "centre_hz": centre_hz, "tilt": tilt.astype(np.float32)[None, :],
+            "ac_w": ac_w / ac_w[0], "w_syn": w_syn, "freqs": freqs, "centre_hz": centre_hz,
+            "tilt": tilt.astype(np.float32)[None, :],
             "disperse": disperse,
             "lp_bins": int(PITCH_LP_HZ * 2 * c.pitch_win / c.sample_rate),
             "lag_min": int(c.sample_rate / c.f0_max), "lag_max": int(np.ceil(c.sample_rate / c.f0_min))}

@@ -4,8 +4,9 @@ The prosodic model (``runtime/endpoint.py``) summarises the last syllables in a 
 numbers, and a question that ends on a rise looks to it like a pause at a comma. People
 also hear *what* was said: "What colour is the ball?" is finished, "What colour is…" is
 not. ``SeqFeatures`` turns every 20 ms VAD frame into a short vector (24 log-mel bands
-against the recent peak, level, pitch against the speaker's own, voicing, the VAD's verdict), and a one-layer GRU
-(``SeqEndpointModel``, 48 units, ~12k weights) reads them as they come. At every silent frame
+against the recent peak, level, pitch against the speaker's own, voicing, the VAD's
+verdict), and a one-layer GRU (``SeqEndpointModel``, 48 units, ~12k weights) reads them as
+they come. At every silent frame
 its output is p(the turn has ended); ``TurnMachine`` ends the turn at the first silent frame
 from ``TurnConfig.min_stop_s`` on where p passes the shipped threshold, and at ``stop_s``
 whatever it says. After ``RESET_S`` of non-speech the GRU starts afresh (as in training), so
@@ -71,12 +72,17 @@ class SeqFeatures:
         self._quiet = self.reset_frames
         self._pitch_sum, self._pitch_n = 0.0, 0
 
+    @property
+    def resting(self) -> bool:
+        """``RESET_S`` of non-speech up to the last frame pushed: the GRU rests."""
+        return self._quiet >= self.reset_frames
+
     def push(self, frame: np.ndarray, speech: bool) -> np.ndarray:
         n = frame.shape[0]
         self._win[:-n] = self._win[n:]
         self._win[-n:] = frame
         self._quiet = 0 if speech else self._quiet + 1
-        if self._quiet >= self.reset_frames:
+        if self.resting:
             self._pitch_sum, self._pitch_n = 0.0, 0
         seg = self._win[-N_FFT:]
         spec = np.abs(np.fft.rfft(seg * self._hann)) ** 2
@@ -141,6 +147,16 @@ class SeqEndpointModel:
                      a["b_hh"])
         return h, float(_sigmoid(h @ a["w_out"] + a["b_out"]))
 
+    def run(self, x: np.ndarray, speech: np.ndarray, frame_s: float = 0.02) -> np.ndarray:
+        """p(ended) at every frame of a recorded turn (features ``x``, VAD ``speech``), exactly
+        as ``SeqEndpointer`` gives them frame by frame: 0 where it rests."""
+        p = np.zeros(len(x))
+        for a, b in segments(speech, max(1, round(RESET_S / frame_s))):
+            h = np.zeros(self.hidden)
+            for i in range(a, b):
+                h, p[i] = self.step(x[i], h)
+        return p
+
     def save(self, path: Path) -> str:
         """Write the ``.npz`` (arrays + JSON header) and ``<path>.sha256``; returns the sha256."""
         header = json.dumps({"features": list(FEATURES), "threshold": self.threshold, "meta": self.meta},
@@ -180,19 +196,16 @@ class SeqEndpointer:
     def __init__(self, model: SeqEndpointModel, sample_rate: int, frame_size: int, frame_s: float) -> None:
         self.model = model
         self.features = SeqFeatures(sample_rate, frame_size, frame_s)
-        self.reset_frames = max(1, round(RESET_S / frame_s))
         self.reset()
 
     def reset(self) -> None:
-        self.features.reset()
+        self.features.reset()  # starts as after a long silence: resting
         self.h = np.zeros(self.model.hidden)
         self.last_prob = 0.0
-        self._quiet = self.reset_frames  # start as after a long silence
 
     def push(self, frame: np.ndarray, speech: bool) -> None:
         x = self.features.push(frame, speech)
-        self._quiet = 0 if speech else self._quiet + 1
-        if self._quiet >= self.reset_frames:
+        if self.features.resting:
             self.h[:] = 0.0
             self.last_prob = 0.0
             return

@@ -131,14 +131,14 @@ def build_user(codec, out: Path, split: str, seed: int, n_aug: int,
     return load_user(out)
 
 
-
 def load_user(path: Path) -> dict:
     z = np.load(path)
     allc, offs = z["codes"].astype(np.int64), z["offsets"]
     out = {"codes": [allc[a:b] for a, b in zip(offs[:-1], offs[1:])], "skill": [str(s) for s in z["skill"]],
            "text": [str(s) for s in z["text"]], "voice": [str(s) for s in z["voice"]]}
     if "feats" in z.files:
-        out["feats"] = [z["feats"][a:b] for a, b in zip(offs[:-1], offs[1:])]
+        feats = z["feats"]  # read from the archive once, not per clip
+        out["feats"] = [feats[a:b] for a, b in zip(offs[:-1], offs[1:])]
     return out
 
 

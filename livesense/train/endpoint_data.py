@@ -10,7 +10,7 @@ it (a pause) or not (the end), and the model's features at each frame of it up t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -221,6 +221,27 @@ def seq_frames(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | N
         speech[i] = vad.is_speech(f)
         x.append(feats.push(f, bool(speech[i])))
     return np.asarray(x, np.float32), speech
+
+
+def decision_frames(sil: list[Silence], cfg: TurnConfig, frame_s: float) -> list[np.ndarray]:
+    """Per silence, the frame indices (from the clip's start) of its decision frames, the
+    silent frames min_stop..stop-1 whose features ``silences`` keeps."""
+    lo = cfg.frames(cfg.min_stop_s, round(1000 * frame_s))
+    return [round(s.onset_s / frame_s) - 1 + np.arange(lo, lo + len(s.features)) for s in sil]
+
+
+def with_probs(sil: list[Silence], p: np.ndarray, cfg: TurnConfig, frame_s: float) -> list[Silence]:
+    """Copies of ``sil`` whose features are a frame-wise p(ended) ``p`` at their decision
+    frames, to score with ``simulate(..., GIVEN, threshold, ...)``."""
+    return [replace(s, features=list(p[i])) for s, i in zip(sil, decision_frames(sil, cfg, frame_s))]
+
+
+class GIVEN:
+    """For ``simulate``: the silences' features already are p(ended) (``with_probs``)."""
+
+    @staticmethod
+    def prob(p):
+        return p
 
 
 def simulate(turns, model, threshold: float, cfg: TurnConfig, frame_s: float):
