@@ -41,6 +41,7 @@ class RunSpec:
     gguf: str | None = None  # cascade: your own GGUF language model
     piper_onnx: str | None = None  # cascade: your own Piper voice
     hear_views: tuple[tuple[float, int], ...] | None = None  # native: (semitones, grid hops) views (None: default)
+    listen: bool = True  # native: prefill the turn while the user speaks (NativeConfig.listen)
 
 
 def is_file_spec(spec: str | None) -> bool:
@@ -59,6 +60,8 @@ def make_agent(spec: RunSpec, cfg: Config) -> Agent:
         opts = {"model_path": spec.gguf} if spec.gguf else {}
         if spec.hear_views is not None:
             opts["hear_views"] = tuple(spec.hear_views)
+        if not spec.listen:
+            opts["listen"] = False
         agent = NativeAgent(NativeConfig(**opts))
         agent.warm()
         return agent

@@ -45,11 +45,12 @@ from livesense.runtime.pipeline import SESSION
 
 
 def run_script(script, agent: str, cfg: Config, speaker: str | None, tmp: str, camera: str | None = None,
-               out: str | None = None, views: tuple | None = None) -> dict:
+               out: str | None = None, views: tuple | None = None, listen: bool = True) -> dict:
     wav = os.path.join(tmp, "in.wav")
     sf.write(wav, script.audio, 16000, subtype="FLOAT")
     out = speaker or out or os.path.join(tmp, "out.wav")
-    session = build_session(RunSpec(mic=wav, camera=camera, speaker=out, agent=agent, hear_views=views), cfg)
+    session = build_session(RunSpec(mic=wav, camera=camera, speaker=out, agent=agent, hear_views=views,
+                                    listen=listen), cfg)
     session.pipeline.run()
     report = session.report()
     report["marks"] = session.pipeline.tracer.turns()
@@ -135,13 +136,13 @@ def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
 
 
 def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str, camera: str | None = None,
-            out: str | None = None, views: tuple | None = None) -> tuple[dict, dict, list[dict]]:
+            out: str | None = None, views: tuple | None = None, listen: bool = True) -> tuple[dict, dict, list[dict]]:
     """The conversation, then the barge-in clip: (result keys, report, matched turn rows)."""
-    report = run_script(script, agent, cfg, speaker, tmp, camera, out, views)
+    report = run_script(script, agent, cfg, speaker, tmp, camera, out, views, listen)
     rows = match_turns(report, script)
     lat = latency_rows(rows)
     cut_report = run_script(cut, agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), speaker, tmp,
-                            views=views)
+                            views=views, listen=listen)
     m2e = lat["m2e"]
     result = {
         "agent": agent, "turns": len(script.turns), "answered": len(m2e),
@@ -161,8 +162,7 @@ def bench_config(args) -> Config:
         cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=None))
     elif args.speculate_s is not None:
         cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=args.speculate_s))
-    if args.endpoint != "off":
-        cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=args.endpoint))
+    cfg = replace(cfg, turn=replace(cfg.turn, endpoint_model=None if args.endpoint == "off" else args.endpoint))
     return cfg
 
 
@@ -179,14 +179,16 @@ def parse_args(argv=None):
     p.add_argument("--gap", type=float, default=None, help="silence after each question, s (4; --compare 6)")
     p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
     p.add_argument("--endpoint", default="off", metavar="MODEL",
-                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'shipped' prosodic model, 'seq' sequence "
-                        "model, or a .json/.npz file")
+                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'seq' sequence model, 'shipped' "
+                        "prosodic model, or a .json/.npz file")
     p.add_argument("--no-speculate", action="store_true",
                    help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
     p.add_argument("--speculate-s", type=float, default=None,
                    help="silence after which the reply starts unheard (TurnConfig.speculate_s, default 0.08)")
     p.add_argument("--hear-views", type=parse_views, default=None, metavar="ST@H,..",
                    help="native: views of each turn, semitones@grid-hops (NativeConfig.hear_views; 0 = as heard only)")
+    p.add_argument("--no-listen", action="store_true",
+                   help="native: prefill each turn only once it has ended, not while the user speaks")
     p.add_argument("--replay", help=argparse.SUPPRESS)  # --compare's child: run --agent on the inputs in this folder
     return p.parse_args(argv)
 
@@ -206,13 +208,13 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         script = conversation(args.turns, gap_s=args.gap or 4.0, seed=args.seed)
         result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp,
-                                       views=args.hear_views)
+                                       views=args.hear_views, listen=not args.no_listen)
         browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
     m2e = result.pop("m2e")
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"])
-    result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint,
+    result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint, "listen": not args.no_listen,
               "speculate": not args.no_speculate, "m2e_ms": [round(x, 1) for x in m2e], "plot": args.plot}
     print(json.dumps(result))
     return 0

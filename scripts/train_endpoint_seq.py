@@ -20,6 +20,8 @@ is the one with the lowest mean wait on val that cuts at most ``--max-extra-cuts
 turns at a pause than the fixed rule does.
 
     python scripts/train_endpoint_seq.py     # writes models/endpoint/endpoint_seq.npz (+ .sha256, plot)
+    python scripts/train_endpoint_seq.py --rethreshold models/endpoint/endpoint_seq.npz --max-extra-cuts 0.03
+                                             # the same weights, the threshold re-picked (no training)
 
 Last line: JSON with the test and domain figures for the fixed rule, the prosodic model and
 this one, in the same run.
@@ -211,13 +213,15 @@ def main(argv=None) -> int:
     ap.add_argument("--domain-turns", type=int, default=240)
     ap.add_argument("--hidden", type=int, default=48)
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--max-extra-cuts", type=float, default=0.02,
-                    help="cut-early rate allowed above the fixed rule's, on val")
+    ap.add_argument("--max-extra-cuts", type=float, default=0.03,
+                    help="cut-early rate allowed above the fixed rule's, on val (0.03: the shipped threshold 0.98)")
     ap.add_argument("--cache", type=Path, default=ROOT / "data" / "endpoint_seq",
                     help="generated turns are kept here")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "endpoint" / "endpoint_seq.npz")
     ap.add_argument("--plot", type=Path, default=ROOT / "out" / "endpoint_seq.png")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rethreshold", type=Path, metavar="NPZ",
+                    help="no training: re-pick the threshold of this model file by --max-extra-cuts (written to --out)")
     args = ap.parse_args(argv)
 
     cfg, frame_s = TurnConfig(), AudioConfig().frame_ms / 1000
@@ -225,11 +229,20 @@ def main(argv=None) -> int:
     sets = {}
     for i, (split, n) in enumerate((("fit", args.fit_turns), ("val", args.val_turns), ("test", args.test_turns),
                                     ("domain", args.domain_turns))):
+        if split == "fit" and args.rethreshold:
+            continue
         sets[split] = build(split, n, args.seed + i, c / f"{split}_{n}_{args.seed}.pkl" if c else None)
-    seqs = sequences(sets["fit"], cfg, frame_s)
-    allx = np.concatenate([x for x, _, _ in seqs])
-    mean, std = allx.mean(0), allx.std(0) + 1e-3
-    model = SeqEndpointModel(train(seqs, args.hidden, args.epochs, args.seed, mean, std), threshold=1.0)
+    if args.rethreshold:
+        model = SeqEndpointModel.load(args.rethreshold)
+        trained = dict(model.meta)
+    else:
+        seqs = sequences(sets["fit"], cfg, frame_s)
+        allx = np.concatenate([x for x, _, _ in seqs])
+        mean, std = allx.mean(0), allx.std(0) + 1e-3
+        model = SeqEndpointModel(train(seqs, args.hidden, args.epochs, args.seed, mean, std), threshold=1.0)
+        trained = {"recipe": "python scripts/train_endpoint_seq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                   "fit_turns": len(sets["fit"]), "rows": int(sum(len(i) for _, i, _ in seqs)), "hidden": args.hidden,
+                   "epochs": args.epochs}
 
     grid = [0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
     probs = {k: scored(v, model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
@@ -243,10 +256,9 @@ def main(argv=None) -> int:
     prosodic = {k: summary(simulate(v, prosodic_model, prosodic_model.threshold, cfg, frame_s))
                 for k, v in sets.items() if k != "fit"}
 
-    recipe = "python scripts/train_endpoint_seq.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    model.meta = {"recipe": recipe,
-                  "fit_turns": len(sets["fit"]), "rows": int(sum(len(i) for _, i, _ in seqs)), "hidden": args.hidden,
-                  "epochs": args.epochs, "min_stop_s": cfg.min_stop_s, "stop_s": cfg.stop_s,
+    keep = ("recipe", "fit_turns", "rows", "hidden", "epochs")
+    model.meta = {**{k: trained[k] for k in keep if k in trained}, "max_extra_cuts": args.max_extra_cuts,
+                  "min_stop_s": cfg.min_stop_s, "stop_s": cfg.stop_s,
                   **{f"{k}_{name}": v for name, d in (("fixed", fixed), ("prosodic", prosodic), ("seq", seq))
                      for k, v in d.items()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ FS = 16000
 
 def detector(audible: bool, echo_info=None, **duplex) -> TurnDetector:
     policy = BargeInPolicy(AudioConfig(), DuplexConfig(**duplex), lambda t: audible, echo_info)
-    return TurnDetector(AudioConfig(), TurnConfig(), barge_in=policy)
+    return TurnDetector(AudioConfig(), TurnConfig(endpoint_model=None), barge_in=policy)  # one turn per utterance: no early end at its pauses
 
 
 def onsets(det: TurnDetector, x: np.ndarray, lead_s: float = 0.5) -> list[float]:

@@ -133,6 +133,7 @@ def test_turn_options_reach_the_turn_config(tmp_path):
     from livesense.cli import config_from, parser
 
     assert config_from(parser().parse_args(["run"])).turn.endpoint_model is None  # fixed wait by default
+    assert config_from(parser().parse_args(["run", "--endpoint", "off"])).turn.endpoint_model is None
     cfg = config_from(parser().parse_args(["run", "--endpoint", "shipped"]))
     assert cfg.turn.endpoint_model == "shipped"
     assert config_from(parser().parse_args(["run"])).turn.speculate_s == 0.08

@@ -239,3 +239,49 @@ def test_gguf_with_tied_embeddings(tmp_path):
     ref = model.logits(sess.ids[:32], sess.pos[:, :32])
     b = open_model(export_gguf(model, spec, tmp_path / "tied.gguf"), layout=spec.layout)
     _close(b.eval(sess.ids[:32], sess.pos[:, :32], all_logits=True), ref, 1e-4)
+
+
+@pytest.mark.parametrize("kind", ["pt", "gguf", "onnx"])
+def test_sequences_are_independent_and_truncate_exactly(tiny, files, onnx_files, kind):
+    """Two sequences over one set of weights: sequence 1 fed a prefix, then tokens that are
+    dropped again (``truncate``), then the rest, ends where sequence 0 fed straight ends."""
+    _, spec, sess, ref = tiny
+    path = {"pt": files[0]["pt"], "onnx": onnx_files["f32"]}.get(kind) or _gguf(files, "f32")
+    b = open_model(path, layout=spec.layout, n_seq=2)
+    ids, pos, n = sess.ids, sess.pos, 40
+    b.use(0)
+    straight = b.eval(ids[:n], pos[:, :n])
+    b.use(1)
+    assert b.eval(ids[:25], pos[:, :25], logits=False) is None
+    b.eval(ids[25:31][::-1], pos[:, 25:31])  # a wrong continuation ...
+    assert b.truncate(int(pos[0, 25])) == 6  # ... dropped
+    again = b.eval(ids[25:n], pos[:, 25:n])
+    _close(again, straight, 1e-4)
+    _close(straight, ref[n - 1], 1e-4)
+    b.use(0)  # sequence 0 was left alone: it goes on from where it was
+    _close(b.eval(ids[n:n + 5], pos[:, n:n + 5]), ref[n + 4], 1e-4)
+    with pytest.raises(ValueError, match="sequence 2"):
+        b.use(2)
+
+
+def test_prefix_cache_evaluates_only_what_a_sequence_lacks(tiny, files):
+    from livesense.model.prefix import PrefixCache
+
+    _, spec, sess, ref = tiny
+    ids, pos = sess.ids, sess.pos
+    for n_seq in (2, 1):  # one sequence for two slots: they evict each other, still right
+        cache = PrefixCache(open_model(files[0]["pt"], layout=spec.layout, n_seq=n_seq))
+        assert cache.sync(0, ids[:30], pos[:, :30], logits=False) is None and cache.fed == 30
+        _close(cache.sync(0, ids[:40], pos[:, :40]), ref[39], 1e-4)
+        assert cache.fed == 40, "only the 10 new tokens"
+        _close(cache.sync(1, ids[:20], pos[:, :20]), ref[19], 1e-4)
+        fed = cache.fed
+        _close(cache.sync(0, ids[:40], pos[:, :40]), ref[39], 1e-4)  # held: its last token again
+        assert cache.fed - fed == (1 if n_seq == 2 else 20)  # one sequence: it held the first 20 only
+        seq = cache.slot(0)  # generation goes on in a slot and is remembered
+        _close(seq.eval(ids[40:45], pos[:, 40:45]), ref[44], 1e-4)
+        fed = cache.fed
+        other = ids[30:36][::-1].copy()  # a prompt that differs from token 30 on
+        cache.sync(0, np.concatenate([ids[:30], other]), np.asarray(pos[:, :36]))
+        assert cache.fed - fed == 6
+        _close(cache.sync(0, ids[:42], pos[:, :42]), ref[41], 1e-4)

@@ -85,7 +85,7 @@ def test_stops_when_closed(codec):
     assert agent.interruptions == 1 and agent.context[-2:] == ["user", "eou"]
     seen = []
     real = agent._prompt
-    agent._prompt = lambda spec, codes, context=(): seen.append(list(context)) or real(spec, codes, context)
+    agent._prompt = lambda spec, codes, context=(), *a: seen.append(list(context)) or real(spec, codes, context, *a)
     t = hear(agent, t0=t)
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
     list(agent.respond(TurnEnd(t_capture=t, speech_s=0.8), lambda name: None))
@@ -181,7 +181,7 @@ def test_a_one_frame_turn_is_heard_as_spoken(codec):
     hear(agent, seconds=0.04)
     prompts = []
     real = agent._prompt
-    agent._prompt = lambda spec, codes, context=(): prompts.append(len(codes)) or real(spec, codes, context)
+    agent._prompt = lambda spec, codes, *a: prompts.append(len(codes)) or real(spec, codes, *a)
     out = list(agent.respond(TurnEnd(t_capture=0.04, speech_s=0.04), lambda n: None))
     assert prompts == [1] and any(isinstance(f, AudioFrame) for f in out)
 
@@ -221,3 +221,48 @@ def test_hear_stops_adding_views_at_the_budget():
     b.evals.clear()
     mean, best = hear(b, [P(0), P(1), P(2), P(3)])
     assert b.evals[:4] == [0, 1, 2, 3], "no budget: every view"
+
+
+def _ask(agent, speech: np.ndarray, listen: bool, image):
+    """One spoken question, heard frame by frame; with ``listen`` the agent is told when the
+    turn starts (as the agent stage does on TurnStart). Returns (text, audio frames, prompt
+    tokens evaluated after the turn ended)."""
+    from livesense.frames import TurnStart
+
+    agent.reset()
+    agent.observe(image)
+    lead = 3200
+    x = np.concatenate([np.zeros(lead, np.float32), speech, np.zeros(4800, np.float32)])
+    t_on, t_end = lead / SR, (lead + len(speech)) / SR
+    for i in range(0, len(x) - 320 + 1, 320):
+        if listen and i == lead:
+            agent.prepare(TurnStart(t_capture=t_on))
+        agent.observe(AudioFrame(x[i:i + 320], SR, i / SR))
+    fed = agent._cache.fed
+    out = list(agent.respond(TurnEnd(t_capture=t_end, t_decided=t_end + 0.3, speech_s=t_end - t_on), lambda n: None))
+    frames = [f.samples for f in out if isinstance(f, AudioFrame)]
+    return agent.last_text, frames, agent._cache.fed - fed
+
+
+def test_listening_while_the_user_speaks_gives_the_same_reply():
+    """The shipped model prefilled frame by frame during the turn (each view in its own
+    sequence, the frames after the end of speech dropped again) answers as a whole-turn
+    prefill does, and leaves only the ``agent`` marker to evaluate when the turn ends."""
+    from livesense.corpus import synth_piper
+    from livesense.vision.scenes import random_scene, render
+    from livesense.vision.tokenizer import VisionTokenizer
+
+    scene = random_scene(np.random.default_rng(3), kind="single", count=2)
+    image = Tokens(kind="image", ids=VisionTokenizer.load().encode(render(scene)), t_capture=0.0)
+    agent = NativeAgent(NativeConfig(hear_budget_s=None))  # every view both ways (a whole prefill is slower)
+    agent.warm()
+    views = len(agent.config.hear_views)
+    for q in ("How many things do you see?", "Who are you?"):
+        speech = synth_piper(q)  # (Piper samples: speak once, hear it twice)
+        text0, frames0, fed0 = _ask(agent, speech, listen=False, image=image)
+        text1, frames1, fed1 = _ask(agent, speech, listen=True, image=image)
+        assert text1 == text0 and text1.strip()
+        assert len(frames1) == len(frames0)
+        same = np.mean([np.allclose(a, b, atol=1e-4) for a, b in zip(frames0, frames1)])
+        assert same >= 0.9, f"{q!r}: {same:.2f} of the frames agree"
+        assert fed0 > 100 * views and fed1 <= 2 * views, (fed0, fed1)

@@ -21,6 +21,12 @@ voice, ``features.warp``), each version is prefilled, and the reply starts from 
 their next-token log-probabilities (:func:`hear`), continuing in the version that backs
 that choice best.
 
+Listening: each view lives in its own sequence of the backend (a KV cache each,
+``livesense.model.prefix.PrefixCache``). From the moment a turn starts (``prepare``) every
+new 40 ms frame is quantized and fed to each view's sequence as the user speaks, so when
+the turn ends only its last frames and the ``agent`` marker are left to evaluate, not the
+whole turn four times. The image and the barge-in record are the ones of the turn's start.
+
 Default model: ``models/tiny/livesense-tiny-q8_0.gguf`` (LiveSense-Tiny; read its
 MODEL_CARD.md for what it can and cannot do) on llama.cpp, one thread, with the LSC-1
 codebooks it was trained with (``models/tiny/lsc1_codebooks.npz``, sha256 checked).
@@ -59,6 +65,8 @@ class NativeConfig:
     temperature: float = 0.0  # 0 = greedy
     seed: int = 0
     hear_budget_s: float | None = 0.2  # compute for the views of a turn: a long turn gets fewer (None: all)
+    listen: bool = True  # prefill each view frame by frame while the user speaks (needs a backend with
+    #   one sequence per view); False: each view is prefilled whole when the turn ends
     unit_gap_frames: int = 1  # silent frames (40 ms each) played between the units of a reply (0: none)
     hear_views: tuple[tuple[float, int], ...] = ((0.0, 1), (0.0, 2), (0.0, 3), (0.0, 0))  # (semitones,
     #   grid shift in hops) per view of the turn: one prefill each, + one if the deciding view was not the
@@ -149,7 +157,7 @@ def unit_gaps(events: Iterator[tuple[str, object]], silence: np.ndarray, n: int)
 
 # --------------------------------------------------------------------------- the agent
 def hear(backend, prompts: list, mask: np.ndarray | None = None, budget_s: float | None = None,
-         clock=None) -> tuple[np.ndarray, int]:
+         clock=None, cache=None) -> tuple[np.ndarray, int]:
     """Prefill each prompt (one turn heard in different views; their lengths may differ).
 
     Returns the mean of their next-token log-probabilities and the index of the prompt whose
@@ -157,15 +165,22 @@ def hear(backend, prompts: list, mask: np.ndarray | None = None, budget_s: float
     left holding that prompt's state, ready to generate. One prompt: its logits, index 0.
     ``budget_s`` (with ``clock``, a :class:`~livesense.clock.Clock`): no further view is
     prefilled once the time spent, plus one more view and a possible re-prefill at the pace
-    so far, would pass it, so a long turn is heard in fewer views instead of answered late."""
-    if len(prompts) == 1:
+    so far, would pass it, so a long turn is heard in fewer views instead of answered late.
+    With ``cache`` (a :class:`~livesense.model.prefix.PrefixCache` over ``backend``), prompt
+    k goes to the cache's slot k and only what that slot does not hold yet is evaluated;
+    the caller continues in ``cache.slot(best)``."""
+    def prefill(k: int, p) -> np.ndarray:
+        if cache is not None:
+            return cache.sync(k, p.ids, p.pos)
         backend.reset()
-        return backend.eval(prompts[0].ids, prompts[0].pos), 0
+        return backend.eval(p.ids, p.pos)
+
+    if len(prompts) == 1:
+        return prefill(0, prompts[0]), 0
     logp = []
     t0 = clock.now() if budget_s is not None else 0.0
-    for p in prompts:
-        backend.reset()
-        lg = np.asarray(backend.eval(p.ids, p.pos), np.float64)
+    for k, p in enumerate(prompts):
+        lg = np.asarray(prefill(k, p), np.float64)
         lg = lg - lg.max()
         logp.append(lg - np.log(np.exp(lg).sum()))
         if budget_s is not None and len(logp) < len(prompts):
@@ -176,9 +191,8 @@ def hear(backend, prompts: list, mask: np.ndarray | None = None, budget_s: float
     mean = np.mean(logp, axis=0)
     tok = int(np.argmax(mean if mask is None else np.where(mask, mean, -np.inf)))
     best = int(np.argmax([lp[tok] for lp in logp]))
-    if best != len(logp) - 1:
-        backend.reset()
-        backend.eval(prompts[best].ids, prompts[best].pos)
+    if best != len(logp) - 1 and (cache is None or getattr(backend, "n_seq", 1) < len(logp)):
+        prefill(best, prompts[best])  # the sequence now holds another view: back to this one
     return mean.astype(np.float32), best
 
 
@@ -228,6 +242,12 @@ class NativeAgent:
         self.last_text = ""
         self._sampler = None
         self._seed = cfg.seed
+        self._cache = None  # PrefixCache over the backend's sequences (one per view)
+        self._codes: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # view -> (features, codes) last quantized
+        self._listen_from: float | None = None  # listening to the turn that started here (s, capture clock)
+        self._listen_t0 = -np.inf  # where the last turn listened to started
+        self._turn_image: np.ndarray | None = None  # the image of that turn's start
+        self._black: np.ndarray | None = None  # image tokens of a black frame (no camera)
 
     # --- loading --------------------------------------------------------------------
     def _paths(self) -> tuple[Path, Path]:
@@ -246,8 +266,13 @@ class NativeAgent:
             if not model.exists():
                 raise FileNotFoundError(f"native model {model} not found: train it with scripts/train_tiny.py "
                                         "or pass NativeConfig(model_path=...)")
-            self._backend = open_model(model, n_threads=self.config.threads) if model.suffix == ".gguf" \
-                else open_model(model)
+            seqs = len(self.config.hear_views or ((0.0, 0),))
+            self._backend = open_model(model, n_threads=self.config.threads, n_seq=seqs) \
+                if model.suffix == ".gguf" else open_model(model, n_seq=seqs)
+        if self._cache is None and hasattr(self._backend, "truncate"):
+            from livesense.model.prefix import PrefixCache
+
+            self._cache = PrefixCache(self._backend)
         if self._codec is None:
             from livesense.codec import LSC1Codec
 
@@ -312,6 +337,42 @@ class NativeAgent:
             self._ring.push(self._enc.features(self._pcm[:n]), self._pcm_t, c.frame_size / c.sample_rate)
             self._pcm = self._pcm[n:]
             self._pcm_t += n / c.sample_rate
+            if self._listen_from is not None:
+                self._listen()
+
+    def prepare(self, start=None) -> None:
+        """The user started a turn (``TurnStart``) and no reply runs: listen from its onset."""
+        if start is None or self._cache is None or not self.config.listen:
+            return
+        self._listen_from = self._listen_t0 = start.t_capture - self.config.pre_roll_s
+        self._turn_image = self._image
+
+    def _listen(self) -> None:
+        """Feed each view's sequence the turn so far (only its new frames are evaluated)."""
+        feats = self._ring.window(self._listen_from, np.inf)
+        for k, prompt in enumerate(self._prompts(feats, agent=False)):
+            self._cache.sync(k, prompt.ids, prompt.pos, logits=False)
+
+    def _prompts(self, feats: np.ndarray, agent: bool = True) -> list:
+        """The turn's prompt in each view (views of a one-frame turn may be empty: skipped)."""
+        from livesense.codec.features import view
+
+        c = self._codec.c
+        heard = [(k, view(feats, st, hops, c)) for k, (st, hops) in enumerate(self.config.hear_views or ((0.0, 0),))]
+        heard = [(k, v) for k, v in heard if len(v)] or [(0, feats)]
+        image = self._image if self._turn_image is None else self._turn_image
+        return [self._prompt(self.backend.spec, self._quantize(k, v), self.context, image, agent) for k, v in heard]
+
+    def _quantize(self, k: int, feats: np.ndarray) -> np.ndarray:
+        """Codes of a view's frames; the frames it shares with the last call are not searched again."""
+        held, codes = self._codes.get(k, (np.zeros((0, feats.shape[1]), np.float32), np.zeros((0, 4), np.int64)))
+        m = min(len(held), len(feats))
+        same = np.all(held[:m] == feats[:m], axis=1)
+        m = int(np.argmin(same)) if not same.all() else m
+        new = self._enc.quantize(feats[m:]).astype(np.int64) if len(feats) > m else codes[:0]
+        codes = np.concatenate([codes[:m], new])
+        self._codes[k] = (feats.copy(), codes)
+        return codes
 
     def respond(self, turn: TurnEnd, mark: Mark) -> Iterator[Frame]:
         if self._enc is None or self._sampler is None:
@@ -319,22 +380,27 @@ class NativeAgent:
         backend = self.backend
         c = self._codec.c
         t_from = turn.t_capture - turn.speech_s - self.config.pre_roll_s
+        self._listen_from = None  # the reply owns the sequences now
+        if self._turn_image is not None and abs(t_from - self._listen_t0) > 1e-3:
+            self._turn_image = None  # not the turn listened to (e.g. merged with an earlier one)
         feats = self._ring.window(t_from, turn.t_capture)
         if not len(feats):
             log.info("turn %d: no user audio in the window, no reply", turn.id)
             return
-        from livesense.codec.features import view
         from livesense.model.positions import IDX, TIME
 
-        heard = [view(feats, st, hops, c) for st, hops in self.config.hear_views or ((0.0, 0),)]
-        heard = [v for v in heard if len(v)] or [feats]  # a one-frame turn has no shifted frame
-        prompts = [self._prompt(backend.spec, self._enc.quantize(v).astype(np.int64), self.context) for v in heard]
+        prompts = self._prompts(feats)
         self._spent = (turn.id, self.context)
         self.context = []  # the barge-in record goes into this turn's stream once
-        logits, best = hear(backend, prompts, free_choice(backend.spec.layout), self.config.hear_budget_s, self._clock)
+        fed = self._cache.fed if self._cache is not None else 0
+        logits, best = hear(backend, prompts, free_choice(backend.spec.layout), self.config.hear_budget_s, self._clock,
+                            self._cache)
+        if self._cache is not None:
+            log.debug("turn %d: %d prompt tokens evaluated at the turn's end", turn.id, self._cache.fed - fed)
         prompt = prompts[best]
+        model = self._cache.slot(best) if self._cache is not None else backend
 
-        events = generate_reply(backend, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
+        events = generate_reply(model, logits, int(prompt.pos[IDX, -1]) + 1, int(prompt.pos[TIME].max()),
                                 self._sampler, self.config.max_reply_frames, self.config.max_text_bytes)
         n_gap = self.config.unit_gap_frames
         rendered = unit_gaps(events, self._silence, n_gap) if n_gap else events
@@ -364,6 +430,9 @@ class NativeAgent:
         if tid == turn.id:
             self.context = (spent + self.context)[-8:]
         self._spent = (-1, [])
+        if self._cache is not None and abs(turn.t_capture - turn.speech_s - self.config.pre_roll_s
+                                           - self._listen_t0) < 1e-3:
+            self._listen_from = self._listen_t0  # the user goes on with the turn listened to: listen on
 
     def interrupted(self, turn: TurnEnd) -> None:
         """The reply was cut off: the next turn's token stream records the barge-in
@@ -376,6 +445,10 @@ class NativeAgent:
             self._enc.reset()
             self._dec.reset()
             self._ring.reset()
+        if self._cache is not None:
+            self._cache.reset()
+        self._codes.clear()
+        self._listen_from, self._turn_image = None, None
         self._pcm = np.zeros(0, np.float32)
         self._image, self._image_t = None, -np.inf
         self.interruptions, self.context, self.last_text = 0, [], ""
@@ -384,15 +457,17 @@ class NativeAgent:
             self._sampler.reset()
 
     # --- prompt -----------------------------------------------------------------------
-    def _prompt(self, spec, codes: np.ndarray, context: list[str] = ()):
+    def _prompt(self, spec, codes: np.ndarray, context: list[str] = (), image: np.ndarray | None = None,
+                agent: bool = True):
         from livesense.model.positions import Placed
         from livesense.train.data import FRAME_S, StreamBuilder
 
         L = spec.layout
-        image = self._image
-        if image is None:  # no camera: what a black frame looks like to the tokenizer
-            v = self._tokenizer().contract
-            image = self._tokenizer().encode(np.zeros((v.image_h, v.image_w, 3), np.uint8)).astype(np.int64)
+        if image is None:  # no camera: what a black frame looks like to the tokenizer (computed once)
+            if self._black is None:
+                v = self._tokenizer().contract
+                self._black = self._tokenizer().encode(np.zeros((v.image_h, v.image_w, 3), np.uint8)).astype(np.int64)
+            image = self._black
         b = StreamBuilder(L, spec.scheme)
         b.control("bos", 0.0)
         b.image(image, 0.0)
@@ -400,7 +475,8 @@ class NativeAgent:
             b.control(name, 0.0)
         b.control("user", 0.0)
         t = b.user_audio(codes, 0.0)
-        b.control("agent", t + 6 * FRAME_S)
+        if agent:
+            b.control("agent", t + 6 * FRAME_S)
         s = b.build({})
         return Placed(s.ids, s.pos)
 

@@ -44,6 +44,15 @@ class RingSlots:
         self.ptr = int((self.ptr + len(slots)) % self.capacity)
         self.count += len(slots)
 
+    def rewind(self, n: int) -> None:
+        """Forget the last ``n`` tokens written (their slots become free again). Entries
+        those tokens overwrote when the ring wrapped stay lost, as after any eviction."""
+        n = min(int(n), self.count, self.capacity)
+        slots = (self.ptr - 1 - np.arange(n)) % self.capacity
+        self.valid[slots] = False
+        self.ptr = int((self.ptr - n) % self.capacity)
+        self.count -= n
+
     @property
     def n_stored(self) -> int:
         return int(self.valid.sum())

@@ -49,8 +49,8 @@ class Agent(Protocol):
 
     # optional: ``discarded(turn)`` — a reply started on a TurnPending was dropped unheard
     # (the user went on); undo anything respond() recorded for it.
-    # optional: ``prepare()`` — the user started a turn and no reply is running: compute now
-    # what the reply will need but does not depend on the user's words (e.g. an LLM prefill).
+    # optional: ``prepare(start)`` — the user started a turn (``start``, a TurnStart) and no reply
+    # is running: compute now what the reply will need (e.g. an LLM prefill, the turn's audio so far).
 
 
 @dataclass
@@ -105,7 +105,7 @@ class AgentStage:
         if isinstance(frame, TurnStart):
             self._discard()
             out = self._barge_in(frame)
-            self._prepare()
+            self._prepare(frame)
             return out
         if isinstance(frame, TurnEnd):
             return self._start_reply(frame)
@@ -201,11 +201,11 @@ class AgentStage:
             self.agent.discarded(spec.turn)
         self.tracer.count("speculations_dropped")
 
-    def _prepare(self) -> None:
+    def _prepare(self, start: TurnStart) -> None:
         """While the user speaks the agent thread is idle: let the agent get ready."""
         if self._reply is None and hasattr(self.agent, "prepare"):
             t0 = self.clock.now()
-            self.agent.prepare()
+            self.agent.prepare(start)
             self.tracer.count("prepared")
             log.debug("agent prepared in %.0f ms", 1000 * (self.clock.now() - t0))
 

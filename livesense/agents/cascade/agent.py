@@ -101,7 +101,7 @@ class CascadeAgent:
         log.info("turn %d: heard %r", turn.id, user)
         yield from self._reply(turn, user, mark)
 
-    def prepare(self) -> None:
+    def prepare(self, start=None) -> None:
         """The user started talking: decode the prompt up to their words (history, scene
         facts, ``User:``) into the LLM's KV cache now, so after the ASR only their words
         and ``Assistant:`` are left to prefill. A scene that changes before the turn ends

@@ -16,7 +16,6 @@ M-RoPE caches cannot be shifted (``seq_add`` asserts), so positions keep growing
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import logging
 from pathlib import Path
@@ -81,11 +80,11 @@ class LlamaBackend(ChunkedBackend):
     name = "llama.cpp"
 
     def __init__(self, path: str | Path, spec: ModelSpec, n_ctx: int | None = None, n_threads: int = 1,
-                 max_chunk: int = 256, flash_attn: bool = False) -> None:
+                 max_chunk: int = 256, flash_attn: bool = False, n_seq: int = 1) -> None:
         lc = self._lc = _llama()
         _Runtime.init(lc)
         cfg = spec.cfg
-        super().__init__(spec, n_ctx or cfg.n_ctx, max_chunk)
+        super().__init__(spec, n_ctx or cfg.n_ctx, max_chunk, n_seq)
         mp = lc.llama_model_default_params()
         mp.n_gpu_layers = 0
         self.model = lc.llama_model_load_from_file(str(path).encode(), mp)
@@ -94,9 +93,10 @@ class LlamaBackend(ChunkedBackend):
         self.quant = _QUANT_NAMES.get(lc.llama_model_ftype(self.model), str(lc.llama_model_ftype(self.model))) \
             if hasattr(lc, "llama_model_ftype") else "?"
         cp = lc.llama_context_default_params()
-        cp.n_ctx = self.n_ctx
+        cp.n_ctx = self.n_ctx * self.n_seq  # split evenly: each sequence gets its own n_ctx cells
         cp.n_batch = cp.n_ubatch = self.max_chunk
-        cp.n_seq_max = 1
+        cp.n_seq_max = self.n_seq
+        cp.kv_unified = False
         cp.n_threads = cp.n_threads_batch = n_threads
         cp.type_k = cp.type_v = GGML_TYPE_F32  # F16 cache would cost parity for ~nothing at this size
         cp.flash_attn_type = 1 if flash_attn else 0
@@ -110,7 +110,6 @@ class LlamaBackend(ChunkedBackend):
         if self.table.shape != (cfg.vocab_size, cfg.d_model):
             raise ModelFormatError(f"token_embd is {self.table.shape}, metadata says {(cfg.vocab_size, cfg.d_model)}")
         self._alloc_batch(self.max_chunk, cfg.d_model)
-        self._stored: collections.deque[int] = collections.deque()
 
     def _alloc_batch(self, n: int, d: int) -> None:
         lc = self._lc
@@ -127,18 +126,28 @@ class LlamaBackend(ChunkedBackend):
             seq_id=ctypes.cast(self._seqp, P(P(lc.llama_seq_id))), logits=self._out.ctypes.data_as(P(ctypes.c_int8)))
 
     def _reset(self) -> None:
-        self._lc.llama_memory_clear(self.mem, True)
-        self._stored.clear()
+        if self.n_seq == 1:
+            self._lc.llama_memory_clear(self.mem, True)
+        elif not self._lc.llama_memory_seq_rm(self.mem, self.seq, -1, -1):
+            raise RuntimeError(f"llama_memory_seq_rm refused to clear sequence {self.seq}")
+
+    def _select(self, seq: int) -> None:
+        self._seq0[0] = seq  # every token of the next batches belongs to this sequence
+
+    def _truncate(self, idx: int, n: int) -> None:
+        if not self._lc.llama_memory_seq_rm(self.mem, self.seq, idx, -1):
+            raise RuntimeError(f"llama_memory_seq_rm refused to drop positions {idx}.. of sequence {self.seq}")
 
     def _evict(self, n_new: int) -> None:
-        extra = len(self._stored) + n_new - self.n_ctx
+        held = self._held[self.seq]
+        extra = len(held) + n_new - self.n_ctx
         if extra <= 0:
             return
-        hi = self._stored[extra] if extra < len(self._stored) else self._stored[-1] + 1
-        if not self._lc.llama_memory_seq_rm(self.mem, 0, self._stored[0], hi):
+        hi = held[extra] if extra < len(held) else held[-1] + 1
+        if not self._lc.llama_memory_seq_rm(self.mem, self.seq, held[0], hi):
             raise RuntimeError("llama_memory_seq_rm refused to evict the oldest entries")
-        for _ in range(extra):
-            self._stored.popleft()
+        for _ in range(min(extra, len(held))):
+            held.popleft()
 
     def _run(self, ids, pos, want):
         t, d = len(ids), self.spec.cfg.d_model
@@ -152,7 +161,6 @@ class LlamaBackend(ChunkedBackend):
         rc = self._lc.llama_decode(self.ctx, self._batch)
         if rc != 0:
             raise RuntimeError(f"llama_decode failed with code {rc}")
-        self._stored.extend(int(p) for p in pos[0])
         if want == "none":
             return None
         n_out = t if want == "all" else 1

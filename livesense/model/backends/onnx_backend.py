@@ -32,10 +32,10 @@ class OnnxBackend(ChunkedBackend):
     name = "onnxruntime"
 
     def __init__(self, path: str | Path, spec: ModelSpec, device: str = "cpu", n_threads: int = 1,
-                 max_chunk: int = 256, quant: str | None = None) -> None:
+                 max_chunk: int = 256, quant: str | None = None, n_seq: int = 1) -> None:
         ort = _ort()
         c = spec.cfg
-        super().__init__(spec, c.n_ctx, max_chunk)  # the graph's ring length is fixed at export
+        super().__init__(spec, c.n_ctx, max_chunk, n_seq)  # the graph's ring length is fixed at export
         self.quant = quant or ("int8" if "int8" in Path(path).name else "f32")
         so = ort.SessionOptions()
         so.intra_op_num_threads = n_threads
@@ -48,12 +48,18 @@ class OnnxBackend(ChunkedBackend):
         if want[0] not in self.providers:
             log.warning("asked for %s, onnxruntime uses %s", want[0], self.providers)
         shape = (c.n_layer, 1, c.n_kv_head, self.n_ctx, c.head_dim)
-        self.k = np.zeros(shape, np.float32)
-        self.v = np.zeros(shape, np.float32)
-        self.slots = RingSlots(self.n_ctx)
+        self._rings = [(np.zeros(shape, np.float32), np.zeros(shape, np.float32), RingSlots(self.n_ctx))
+                       for _ in range(self.n_seq)]
+        self.k, self.v, self.slots = self._rings[0]
 
     def _reset(self) -> None:
         self.slots.reset()
+
+    def _select(self, seq: int) -> None:
+        self.k, self.v, self.slots = self._rings[seq]
+
+    def _truncate(self, idx: int, n: int) -> None:
+        self.slots.rewind(n)
 
     def _run(self, ids, pos, want):
         slots, past = self.slots.plan(len(ids))

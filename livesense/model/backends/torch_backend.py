@@ -27,12 +27,13 @@ class TorchBackend(ChunkedBackend):
     quant = "f32"
 
     def __init__(self, model, spec: ModelSpec, n_ctx: int | None = None, max_chunk: int = 256,
-                 n_threads: int = 1) -> None:
+                 n_threads: int = 1, n_seq: int = 1) -> None:
         torch = _torch()
         torch.set_num_threads(n_threads)
-        super().__init__(spec, n_ctx or spec.cfg.n_ctx, max_chunk)
+        super().__init__(spec, n_ctx or spec.cfg.n_ctx, max_chunk, n_seq)
         self.model = model.eval()
-        self.cache = model.new_cache(self.n_ctx)
+        self.caches = [model.new_cache(self.n_ctx) for _ in range(self.n_seq)]
+        self.cache = self.caches[0]
 
     @classmethod
     def load(cls, path: str | Path, spec: ModelSpec, **kw) -> "TorchBackend":
@@ -46,6 +47,12 @@ class TorchBackend(ChunkedBackend):
 
     def _reset(self) -> None:
         self.cache.reset()
+
+    def _select(self, seq: int) -> None:
+        self.cache = self.caches[seq]
+
+    def _truncate(self, idx: int, n: int) -> None:
+        self.cache.slots.rewind(n)
 
     def _run(self, ids, pos, want):
         out = self.model.step(ids, pos, self.cache)
