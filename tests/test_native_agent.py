@@ -266,3 +266,27 @@ def test_listening_while_the_user_speaks_gives_the_same_reply():
         same = np.mean([np.allclose(a, b, atol=1e-4) for a, b in zip(frames0, frames1)])
         assert same >= 0.9, f"{q!r}: {same:.2f} of the frames agree"
         assert fed0 > 100 * views and fed1 <= 2 * views, (fed0, fed1)
+
+
+def test_a_turn_longer_than_the_history_stops_listening_and_is_still_answered(codec):
+    """Listening feeds only new frames; once the turn outgrows the feature history its
+    start would move every frame (a whole prefill each time), so the agent stops listening
+    and prefills the turn's last ``history_s`` when it ends."""
+    from livesense.frames import TurnStart
+    from livesense.model.backends.torch_backend import TorchBackend
+    from livesense.model.tiny import tiny_model
+
+    model, spec, _ = tiny_model(train_steps=0, n_ctx=512)
+    cfg = NativeConfig(max_reply_frames=3, max_text_bytes=4, unit_gap_frames=0, history_s=1.0, hear_budget_s=None)
+    agent = NativeAgent(cfg, backend=TorchBackend(model, spec, n_seq=4), codec=codec)
+    agent.load()
+    agent.prepare(TurnStart(t_capture=0.0))
+    hear(agent, seconds=0.6)
+    listened = agent._cache.fed
+    assert agent._listen_from is not None and listened > 4 * 15, "frames fed while the user speaks"
+    hear(agent, seconds=1.2, t0=0.6)
+    assert agent._listen_from is None, "stopped once the turn outgrew the 1 s history"
+    stopped = agent._cache.fed
+    out = list(agent.respond(TurnEnd(t_capture=1.8, t_decided=1.9, speech_s=1.8 - 0.2), lambda n: None))
+    assert any(isinstance(f, AudioFrame) for f in out)
+    assert agent._cache.fed - stopped > 4 * 20, "the whole (last 1 s of the) turn prefilled at its end"

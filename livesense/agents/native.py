@@ -348,7 +348,13 @@ class NativeAgent:
         self._turn_image = self._image
 
     def _listen(self) -> None:
-        """Feed each view's sequence the turn so far (only its new frames are evaluated)."""
+        """Feed each view's sequence the turn so far (only its new frames are evaluated).
+        A turn longer than the feature history stops listening: its window would lose its
+        start every frame, and every frame would then cost a whole prefill."""
+        if self._pcm_t - self._listen_from > self.config.history_s - 0.1:
+            log.info("turn longer than %.0f s: prefilled when it ends", self.config.history_s)
+            self._listen_from = None
+            return
         feats = self._ring.window(self._listen_from, np.inf)
         for k, prompt in enumerate(self._prompts(feats, agent=False)):
             self._cache.sync(k, prompt.ids, prompt.pos, logits=False)
