@@ -80,7 +80,7 @@ def texts_for(split: str, n: int, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def build(split: str, n: int, seed: int, cache: Path | None) -> list[dict]:
+def build(split: str, n: int, seed: int, cache: Path | None, n_espeak: int = 24) -> list[dict]:
     """Turns of a split, each with its frame features, VAD, and silences (prosodic features too)."""
     from tqdm import tqdm
 
@@ -88,7 +88,7 @@ def build(split: str, n: int, seed: int, cache: Path | None) -> list[dict]:
     from livesense.train.endpoint_data import make_turn, seq_frames, silences
 
     rng = np.random.default_rng(seed)
-    voices = HELDOUT_VOICES if split in ("test", "domain") else PIPER_TRAIN_VOICES + espeak_train_voices(24, seed=1)
+    voices = HELDOUT_VOICES if split in ("test", "domain") else PIPER_TRAIN_VOICES + espeak_train_voices(n_espeak, seed=1)
     texts = texts_for(split, n, rng)
     if cache is not None:  # keyed by what would be spoken, so a changed recipe never reads stale turns
         key = hashlib.sha1("\n".join([RECIPE] + texts + [v.name for v in voices]).encode()).hexdigest()[:10]
@@ -220,6 +220,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "endpoint" / "endpoint_seq.npz")
     ap.add_argument("--plot", type=Path, default=ROOT / "out" / "endpoint_seq.png")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--espeak-voices", type=int, default=24, help="espeak-ng training voices (fit and val)")
     ap.add_argument("--rethreshold", type=Path, metavar="NPZ",
                     help="no training: re-pick the threshold of this model file by --max-extra-cuts (written to --out)")
     args = ap.parse_args(argv)
@@ -231,7 +232,8 @@ def main(argv=None) -> int:
                                     ("domain", args.domain_turns))):
         if split == "fit" and args.rethreshold:
             continue
-        sets[split] = build(split, n, args.seed + i, c / f"{split}_{n}_{args.seed}.pkl" if c else None)
+        sets[split] = build(split, n, args.seed + i, c / f"{split}_{n}_{args.seed}.pkl" if c else None,
+                            args.espeak_voices)
     if args.rethreshold:
         model = SeqEndpointModel.load(args.rethreshold)
         trained = dict(model.meta)

@@ -290,3 +290,19 @@ def test_a_turn_longer_than_the_history_stops_listening_and_is_still_answered(co
     out = list(agent.respond(TurnEnd(t_capture=1.8, t_decided=1.9, speech_s=1.8 - 0.2), lambda n: None))
     assert any(isinstance(f, AudioFrame) for f in out)
     assert agent._cache.fed - stopped > 4 * 20, "the whole (last 1 s of the) turn prefilled at its end"
+
+
+def test_bench_listen_prints_its_json():
+    """scripts/bench_listen.py runs (one turn) and its last line is the JSON it documents."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_listen.py"
+    out = subprocess.run([sys.executable, str(script), "--turns", "1"], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["turns"] == 1 and r["listen_ms_per_frame"]["mean"] > 0
+    assert r["listen_end_tokens"] <= 2 * len(NativeConfig().hear_views) < r["no_listen_end_tokens"]
