@@ -371,7 +371,8 @@ class NativeAgent:
 
     def _quantize(self, k: int, feats: np.ndarray) -> np.ndarray:
         """Codes of a view's frames; the frames it shares with the last call are not searched again."""
-        held, codes = self._codes.get(k, (np.zeros((0, feats.shape[1]), np.float32), np.zeros((0, 4), np.int64)))
+        empty = (np.zeros((0, feats.shape[1]), np.float32), np.zeros((0, self._codec.c.n_codebooks), np.int64))
+        held, codes = self._codes.get(k, empty)
         m = min(len(held), len(feats))
         same = np.all(held[:m] == feats[:m], axis=1)
         m = int(np.argmin(same)) if not same.all() else m
