@@ -48,8 +48,8 @@ class TurnConfig:
     #   "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed stop_s wait (the default).
     #   The sequence model at its threshold 0.98 waits 127 ms on average instead of 293 ms on held-out voices
     #   and sentences, for 2.3 points more turns cut at a pause (merged with what follows, not lost; the
-    #   reply to the first part is cut like any barge-in). Off by default: with it, the duplex tests' "Wait,
-    #   stop, I have a question." is answered after "stop," and cut again — see models/endpoint/README.md
+    #   reply to the first part is cut like any barge-in). Off by default: with it on, the PulseAudio duplex
+    #   test counted 2 barge-ins for the user's one "Wait, stop, I have a question." — see models/endpoint/README.md
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
     speculate_s: float | None = 0.08  # silence after which the agent starts its reply unheard (TurnPending),
     #   so its compute overlaps the rest of the end-of-turn wait; dropped if the user goes on. None: off.

@@ -359,6 +359,10 @@ class NativeAgent:
         for k, prompt in enumerate(self._prompts(feats, agent=False)):
             self._cache.sync(k, prompt.ids, prompt.pos, logits=False)
 
+    def _window_start(self, turn: TurnEnd) -> float:
+        """Where a turn's audio for the model starts: its speech onset less the pre-roll."""
+        return turn.t_capture - turn.speech_s - self.config.pre_roll_s
+
     def _prompts(self, feats: np.ndarray, agent: bool = True) -> list:
         """The turn's prompt in each view (views of a one-frame turn may be empty: skipped)."""
         from livesense.codec.features import view
@@ -386,7 +390,7 @@ class NativeAgent:
             self.load()
         backend = self.backend
         c = self._codec.c
-        t_from = turn.t_capture - turn.speech_s - self.config.pre_roll_s
+        t_from = self._window_start(turn)
         self._listen_from = None  # the reply owns the sequences now
         if self._turn_image is not None and abs(t_from - self._listen_t0) > 1e-3:
             self._turn_image = None  # not the turn listened to (e.g. merged with an earlier one)
@@ -437,8 +441,7 @@ class NativeAgent:
         if tid == turn.id:
             self.context = (spent + self.context)[-8:]
         self._spent = (-1, [])
-        if self._cache is not None and abs(turn.t_capture - turn.speech_s - self.config.pre_roll_s
-                                           - self._listen_t0) < 1e-3:
+        if self._cache is not None and abs(self._window_start(turn) - self._listen_t0) < 1e-3:
             self._listen_from = self._listen_t0  # the user goes on with the turn listened to: listen on
 
     def interrupted(self, turn: TurnEnd) -> None:

@@ -34,17 +34,29 @@ def _mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
 
 
+def mel_edges(lo_hz: float, hi_hz: float, n_mel: int) -> np.ndarray:
+    """The ``n_mel + 2`` band edges (Hz) of triangular filters evenly spaced in mel."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(lo_hz), _hz_to_mel(hi_hz), n_mel + 2))
+
+
+def mel_triangles(freqs: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(n_mel, len(freqs)) triangular filters, unnormalised, on the edges of :func:`mel_edges`
+    (the codec's analysis and the sequence end-of-turn model's features both use them)."""
+    fb = np.zeros((len(edges) - 2, len(freqs)))
+    for b in range(len(fb)):
+        lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
+        fb[b] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+    return fb
+
+
 @functools.lru_cache(maxsize=4)
 def tables(c: FrameContract) -> dict:
     """Windows and matrices derived from the contract (computed once per contract)."""
     n_bins = c.n_fft // 2 + 1
     freqs = np.arange(n_bins) * c.sample_rate / c.n_fft
-    edges = _mel_to_hz(np.linspace(0, _hz_to_mel(c.sample_rate / 2), c.n_mel + 2))
-    fb = np.zeros((c.n_mel, n_bins))
-    for b in range(c.n_mel):
-        lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
-        fb[b] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
-        fb[b] /= fb[b].sum() + 1e-12
+    edges = mel_edges(0.0, c.sample_rate / 2, c.n_mel)
+    fb = mel_triangles(freqs, edges)
+    fb /= fb.sum(axis=1, keepdims=True) + 1e-12
     centres = _hz_to_mel(edges[1:-1])
     fb = fb.astype(np.float32)
     centre_hz = (fb * freqs).sum(1) / fb.sum(1)  # each band's weighted centre frequency

@@ -42,14 +42,10 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "endpoint" / "e
 def mel_matrix(sample_rate: int, n_fft: int = N_FFT, n_mel: int = N_MEL, lo: float = 80.0,
                hi: float = 7600.0) -> np.ndarray:
     """(n_fft//2+1, n_mel) triangular mel filters."""
-    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    edges = 700.0 * (10 ** (np.linspace(mel(lo), mel(min(hi, sample_rate / 2)), n_mel + 2) / 2595.0) - 1.0)
-    f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    w = np.zeros((f.shape[0], n_mel))
-    for m in range(n_mel):
-        a, b, c = edges[m], edges[m + 1], edges[m + 2]
-        w[:, m] = np.clip(np.minimum((f - a) / (b - a), (c - f) / (c - b)), 0.0, None)
-    return w
+    from livesense.codec.dsp import mel_edges, mel_triangles
+
+    edges = mel_edges(lo, min(hi, sample_rate / 2), n_mel)
+    return np.ascontiguousarray(mel_triangles(np.fft.rfftfreq(n_fft, 1.0 / sample_rate), edges).T)
 
 
 class SeqFeatures:
