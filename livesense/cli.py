@@ -90,10 +90,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-speculate", action="store_true",
                    help="start each reply only once the turn has ended (default: computed, unheard, "
                         "from 0.16 s of silence on and dropped if you go on)")
-    r.add_argument("--endpoint", default="off", metavar="MODEL",
-                   help="end-of-turn model: 'seq' (sequence model, models/endpoint: answers sooner, cuts in at "
-                        "more pauses), 'shipped' (prosodic), a .json/.npz file, or 'off' (the default: always "
-                        "wait --stop-s)")
+    r.add_argument("--endpoint", default="seq", metavar="MODEL",
+                   help="end-of-turn model: 'seq' (the default: the sequence model, models/endpoint; answers "
+                        "~100 ms after you stop when it can tell you are done, and takes it back if you go on), "
+                        "'shipped' (prosodic), a .json/.npz file, or 'off' (always wait --stop-s: fewer "
+                        "false starts at pauses)")
     r.add_argument("--no-aec", action="store_true",
                    help="turn off echo cancellation of the agent's own voice (on by default with a speaker)")
     r.set_defaults(func=cmd_run)
@@ -124,7 +125,7 @@ def config_from(args) -> Config:
         cfg = replace(cfg, turn=replace(cfg.turn, stop_s=args.stop_s))
     if getattr(args, "no_speculate", False):
         cfg = replace(cfg, turn=replace(cfg.turn, speculate_s=None))
-    endpoint = getattr(args, "endpoint", "off")
+    endpoint = getattr(args, "endpoint", "seq")
     if endpoint != "off":
         from livesense.runtime.endpoint import open_model
 

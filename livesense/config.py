@@ -44,12 +44,16 @@ class TurnConfig:
     start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
     stop_s: float = 0.36  # silence after which a turn always ends (the longest end-of-turn wait)
     min_stop_s: float = 0.1  # with the prosodic end-of-turn model: the shortest wait (runtime/endpoint.py)
-    endpoint_model: str | None = None  # end-of-turn model: "seq" (the sequence model, runtime/endpoint_seq.py),
-    #   "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed stop_s wait (the default).
-    #   The sequence model at its threshold 0.98 waits 127 ms on average instead of 293 ms on held-out voices
-    #   and sentences, for 2.3 points more turns cut at a pause (merged with what follows, not lost; the
-    #   reply to the first part is cut like any barge-in). Off by default: with it on, the PulseAudio duplex
-    #   test counted 2 barge-ins for the user's one "Wait, stop, I have a question." — see models/endpoint/README.md
+    endpoint_model: str | None = "seq"  # end-of-turn model: "seq" (the default: the sequence model,
+    #   runtime/endpoint_seq.py), "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed
+    #   stop_s wait. The sequence model at its threshold 0.98 waits 127 ms on average instead of 293 ms on
+    #   held-out voices and sentences, for 2.3 points more turns cut at a pause. Such a cut is taken back when
+    #   the user goes on within stop_s: the turn is merged (TurnStart.resumes) and its reply dropped, counted
+    #   as a resume, not a barge-in — see models/endpoint/README.md
+    resume_s: float = 0.5  # speech starting this soon after a turn the end-of-turn model ended continues that
+    #   turn (a resume): stop_s, the pause the fixed rule would have kept, plus 0.14 s of slack. With 0.36 s,
+    #   test_duplex_devices once took "can you hear me..." after "Hello there," (said while the cut reply
+    #   was heard) as a new turn and a barge-in
     min_turn_s: float = 0.2  # shorter speech bursts are dropped as noise
     speculate_s: float | None = 0.08  # silence after which the agent starts its reply unheard (TurnPending),
     #   so its compute overlaps the rest of the end-of-turn wait; dropped if the user goes on. None: off.

@@ -81,7 +81,7 @@ class Interrupt:
     """User barged in: stop generating, flush every queued sample now."""
 
     t_capture: float
-    reason: str = "barge-in"
+    reason: str = "barge-in"  # or "resume": the user went on after a pause the turn was ended at
     turn: int = -1  # the reply (TurnEnd id) being cut off
     id: int = field(default_factory=next_id)
     system: ClassVar[bool] = True
@@ -109,9 +109,12 @@ class Unduck:
 
 @dataclass
 class TurnStart:
-    """The user started speaking (onset time, not decision time, in ``t_capture``)."""
+    """The user started speaking (onset time, not decision time, in ``t_capture``).
+    ``resumes``: the id of the turn an end-of-turn model ended early that this speech
+    continues (the user only paused; its next ``TurnEnd`` spans both parts), else -1."""
 
     t_capture: float
+    resumes: int = -1
     id: int = field(default_factory=next_id)
     system: ClassVar[bool] = False  # ordered: after the previous TurnEnd
 

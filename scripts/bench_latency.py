@@ -10,7 +10,11 @@ script, not the VAD's guess) -> first reply sample at the output. A second scena
 in during a reply and measures barge-in: true onset of the interrupting speech -> reply
 audio silenced (the duck on a tentative onset, or the flush if that came first; only a
 barge-in that was then confirmed counts). The algorithmic floor is the latency no compute can remove with this
-configuration. Last line: JSON.
+configuration: ``floor_ms`` is the p50 over turns of what each turn's end-of-turn decision
+needed (the wait the rule took on that turn's audio, a function of the sound alone) plus
+output buffering; ``floor_min_ms`` the shortest wait the rule allows. ``resumes`` counts
+replies cut because the user went on after a pause the turn was ended at (the price of an
+early end); ``interrupts`` counts barge-ins. Last line: JSON.
 
 --compare A,B runs two agents (default native,cascade), each in its own process, on the
 same inputs: spoken visual questions (held-out voices) with a camera clip showing each
@@ -85,14 +89,28 @@ def latency_rows(rows: list[dict]) -> dict:
     return {"m2e": m2e, "stages": {k: float(np.median(v)) for k, v in stages.items() if v}}
 
 
+def output_ms(cfg: Config, speaker: bool) -> float:
+    """Output buffering no compute removes (speaker only: the jitter prebuffer plus the
+    device latency; a WAV timeline has none)."""
+    return (cfg.playback.prebuffer_s + cfg.audio.output_latency_s) * 1000 if speaker else 0.0
+
+
 def floor_ms(cfg: Config, speaker: bool, codec_ms: float = 0.0) -> float:
-    """What no compute can remove: the end-of-turn silence (the shortest wait, min_stop_s,
-    when the prosodic end-of-turn model is on; stop_s without it), VAD frame quantisation (half a
-    frame on average), the codec's frame and look-ahead, and output buffering (speaker
-    only: the jitter prebuffer plus the device latency; a WAV timeline has none)."""
-    out = (cfg.playback.prebuffer_s + cfg.audio.output_latency_s) * 1000 if speaker else 0.0
+    """The shortest latency this configuration allows: the shortest end-of-turn wait (min_stop_s
+    with an end-of-turn model; stop_s without one), VAD frame quantisation (half a frame on
+    average), the codec's frame and look-ahead, and output buffering."""
     stop = cfg.turn.min_stop_s if cfg.turn.endpoint_model and cfg.turn.barge_in else cfg.turn.stop_s
-    return stop * 1000 + cfg.audio.frame_ms / 2 + codec_ms + out
+    return stop * 1000 + cfg.audio.frame_ms / 2 + codec_ms + output_ms(cfg, speaker)
+
+
+def turn_floors_ms(rows: list[dict], cfg: Config, speaker: bool, codec_ms: float = 0.0) -> list[float]:
+    """Per answered turn, the latency no compute could have removed from *that* turn: the wait
+    the end-of-turn rule took on its audio (true end of speech -> the capture time of the frame
+    it decided on: a function of the sound, not of how fast anything ran), plus the codec's
+    frame and look-ahead and output buffering. With the fixed rule this is ~``floor_ms``; with
+    an end-of-turn model it is what that model needed to hear for this turn."""
+    return [1000 * (r["turn_decided"] - r["true_end"]) + codec_ms + output_ms(cfg, speaker)
+            for r in rows if "first_output" in r and "turn_decided" in r]
 
 
 def barge_in_ms(report: dict, script) -> float | None:
@@ -118,7 +136,7 @@ def browser_p50(script, agent: str, tmp: str) -> dict:
     return {k: r.get(k) for k in ("browser_p50_ms", "browser_p95_ms")} | {"browser_underruns": r.get("underruns")}
 
 
-def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
+def plot(path: str, m2e: list[float], stages: dict, floor: float, turn_floors: list[float] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,6 +144,8 @@ def plot(path: str, m2e: list[float], stages: dict, floor: float) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     a.bar(range(len(m2e)), m2e, color="tab:blue")
+    if turn_floors and len(turn_floors) == len(m2e):
+        a.plot(range(len(m2e)), turn_floors, "_", color="black", ms=14, mew=2, label="this turn's floor")
     a.axhline(floor, color="tab:red", ls="--", label=f"floor {floor:.0f} ms")
     a.set(xlabel="turn", ylabel="mouth-to-ear (ms)", title="per turn")
     a.legend()
@@ -144,14 +164,18 @@ def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str,
     cut_report = run_script(cut, agent, replace(cfg, turn=replace(cfg.turn, barge_in=True)), speaker, tmp,
                             views=views, listen=listen)
     m2e = lat["m2e"]
+    floors = turn_floors_ms(rows, cfg, speaker is not None)
     result = {
         "agent": agent, "turns": len(script.turns), "answered": len(m2e),
         "p50_ms": float(np.percentile(m2e, 50)) if m2e else None,
         "p95_ms": float(np.percentile(m2e, 95)) if m2e else None,
-        "floor_ms": floor_ms(cfg, speaker=speaker is not None),
+        "floor_ms": float(np.median(floors)) if floors else None,  # p50 of the per-turn floors
+        "floor_min_ms": floor_ms(cfg, speaker=speaker is not None),
+        "resumes": int(report.get("counters", {}).get("resumes", 0)),  # replies cut as the user went on
+        "interrupts": int(report.get("counters", {}).get("interrupts", 0)),  # barge-ins in the conversation
         "underruns": int(report.get("output", {}).get("underruns", 0)),
         "barge_in_ms": barge_in_ms(cut_report, cut),
-        "stages": lat["stages"], "m2e": m2e,
+        "stages": lat["stages"], "m2e": m2e, "turn_floors": floors,
     }
     return result, report, rows
 
@@ -178,8 +202,8 @@ def parse_args(argv=None):
                    help="two agents on the same visual questions and camera clip (default native,cascade)")
     p.add_argument("--gap", type=float, default=None, help="silence after each question, s (4; --compare 6)")
     p.add_argument("--answers", help="--compare: per-question rows (default: next to --plot)")
-    p.add_argument("--endpoint", default="off", metavar="MODEL",
-                   help="end-of-turn: 'off' (fixed 360 ms wait, the default), 'seq' sequence model, 'shipped' "
+    p.add_argument("--endpoint", default="seq", metavar="MODEL",
+                   help="end-of-turn: 'seq' sequence model (the default), 'off' (fixed 360 ms wait), 'shipped' "
                         "prosodic model, or a .json/.npz file")
     p.add_argument("--no-speculate", action="store_true",
                    help="start each reply only when the turn has ended (no reply computed during the end-of-turn wait)")
@@ -210,10 +234,10 @@ def main(argv=None) -> int:
         result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp,
                                        views=args.hear_views, listen=not args.no_listen)
         browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
-    m2e = result.pop("m2e")
+    m2e, turn_floors = result.pop("m2e"), result.pop("turn_floors")
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-        plot(args.plot, m2e, result["stages"], result["floor_ms"])
+        plot(args.plot, m2e, result["stages"], result["floor_ms"] or result["floor_min_ms"], turn_floors)
     result = {**result, **browser, "hear_views": args.hear_views, "endpoint": args.endpoint, "listen": not args.no_listen,
               "speculate": not args.no_speculate, "m2e_ms": [round(x, 1) for x in m2e], "plot": args.plot}
     print(json.dumps(result))

@@ -29,7 +29,7 @@ from livesense.eval.visual_qa import VisualQA, visual_conversation, write_clip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RATE = 16000
-PER_AGENT = ("answered", "p95_ms", "barge_in_ms", "underruns", "stages")  # also reported for both agents
+PER_AGENT = ("answered", "p95_ms", "barge_in_ms", "underruns", "resumes", "stages")  # also reported for both agents
 
 
 def parse_pair(spec: str) -> tuple[str, str]:
@@ -69,11 +69,11 @@ def replay(args, measure, cfg: Config) -> int:
                                        out=os.path.join(folder, f"{args.agent}.wav"), views=args.hear_views)
     with open(os.path.join(folder, f"{args.agent}.json"), "w") as fh:
         json.dump({"result": result, "rows": rows, "texts": report["texts"], "t_out0": report["t_out0"]}, fh)
-    print(json.dumps({k: v for k, v in result.items() if k != "m2e"}))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("m2e", "turn_floors")}))
     return 0
 
 
-def run_child(agent: str, folder: str, endpoint: str = "off", speculate: bool = True,
+def run_child(agent: str, folder: str, endpoint: str = "seq", speculate: bool = True,
               speculate_s: float | None = None, views: tuple | None = None) -> dict:
     cmd = [sys.executable, os.path.join(HERE, "bench_latency.py"), "--replay", folder, "--agent", agent,
            "--endpoint", endpoint] + ([] if speculate else ["--no-speculate"]) \
@@ -112,6 +112,8 @@ def compare(args, browser_p50) -> int:
         reference = reference_accuracy(qa.script.turns, asr, repeatable)
         browser = browser_p50(qa.script, pair[0], folder) if args.browser else {"browser_p50_ms": None}
     m2e = {a: runs[a]["result"].pop("m2e") for a in pair}
+    for a in pair:
+        runs[a]["result"].pop("turn_floors", None)  # (per-turn; its p50 is floor_ms)
     summary = summarise(pair, m2e, answers)
     os.makedirs(os.path.dirname(os.path.abspath(answers_path)), exist_ok=True)
     with open(answers_path, "w") as fh:

@@ -27,7 +27,7 @@ def onsets(det: TurnDetector, x: np.ndarray, lead_s: float = 0.5) -> list[float]
     out = []
     for i in range(0, len(y) - 319, 320):
         out += [f.t_capture for f in det.step(AudioFrame(y[i:i + 320].astype(np.float32), FS, i / FS))
-                if isinstance(f, TurnStart)]
+                if isinstance(f, TurnStart) and f.resumes < 0]  # new turns (not the user going on after a pause)
     return out
 
 

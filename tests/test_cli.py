@@ -132,7 +132,7 @@ def test_native_agent_runs_the_demo(tmp_path):
 def test_turn_options_reach_the_turn_config(tmp_path):
     from livesense.cli import config_from, parser
 
-    assert config_from(parser().parse_args(["run"])).turn.endpoint_model is None  # fixed wait by default
+    assert config_from(parser().parse_args(["run"])).turn.endpoint_model == "seq"  # the sequence model by default
     assert config_from(parser().parse_args(["run", "--endpoint", "off"])).turn.endpoint_model is None
     cfg = config_from(parser().parse_args(["run", "--endpoint", "shipped"]))
     assert cfg.turn.endpoint_model == "shipped"

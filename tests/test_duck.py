@@ -33,8 +33,8 @@ def events(x: np.ndarray, echo_info=None, lead_s: float = 0.5,
     out = []
     for k, i in enumerate(range(0, len(y) - BLOCK + 1, BLOCK)):
         for f in det.step(AudioFrame(y[i:i + BLOCK].astype(np.float32), FS, i / FS)):
-            if isinstance(f, (Duck, Unduck, TurnStart)):
-                out.append((type(f).__name__, f.t_capture, k))
+            if isinstance(f, (Duck, Unduck, TurnStart)):  # a TurnStart going on after a pause: "Resume"
+                out.append(("Resume" if getattr(f, "resumes", -1) >= 0 else type(f).__name__, f.t_capture, k))
     return out
 
 

@@ -74,4 +74,7 @@ def test_assistant_does_not_hear_itself_but_yields_to_user(echo_path, tmp_path):
     counters = dict(re.findall(r"(\w+)=(\d+)", out.split("counters:")[-1]))
     assert counters.get("interrupts") == "1", out  # only the real user interrupted
     # (with --no-aec this run gives ~13 interrupts and ~14 replies: it talks to itself)
-    assert out.count("agent: (parrot)") == 3, out  # one reply per user utterance, none to its echo
+    # one reply per user utterance, none to its echo; the end-of-turn model may end a turn at a
+    # pause ("Hello there,") and take it back when the user goes on: that reply is cut (a resume)
+    resumes = int(counters.get("resumes", 0))
+    assert resumes <= 2 and out.count("agent: (parrot)") == 3 + resumes, out

@@ -6,7 +6,7 @@ import pytest
 
 from livesense.clock import FakeClock
 from livesense.config import TurnConfig
-from livesense.frames import AudioFrame, ReplyEnd, TextFrame, TurnEnd, TurnPending, TurnResumed, TurnStart
+from livesense.frames import AudioFrame, Interrupt, ReplyEnd, TextFrame, TurnEnd, TurnPending, TurnResumed, TurnStart
 from livesense.runtime.agent import AgentStage
 from livesense.runtime.tracing import Tracer
 from livesense.runtime.turns import TurnMachine
@@ -112,6 +112,23 @@ def test_a_barge_in_drops_the_held_reply():
     out = stage.step(TurnStart(t_capture=10.1))
     assert agent.discards == [turn.id] and agent.cut == []  # never heard: not an interruption
     assert [type(f) for f in out] == [TurnStart]
+
+
+def test_going_on_after_an_early_end_cuts_the_reply_as_a_resume_not_a_barge_in():
+    clock, agent, stage = stage_with_agent()
+    turn = TurnEnd(t_capture=9.0, t_decided=9.1, speech_s=1.0)
+    stage.step(turn)
+    stage.poll()  # the reply is under way
+    out = stage.step(TurnStart(t_capture=9.3, resumes=turn.id))
+    cut = [f for f in out if isinstance(f, Interrupt)]
+    assert len(cut) == 1 and cut[0].reason == "resume" and cut[0].turn == turn.id
+    assert agent.discards == [turn.id] and agent.cut == []  # forgotten: the turn is answered whole later
+    counters = stage.tracer.counters()
+    assert counters.get("resumes") == 1 and "interrupts" not in counters
+    stage.step(TurnEnd(t_capture=10.0, t_decided=10.1, speech_s=2.0))
+    stage.poll()
+    out = stage.step(TurnStart(t_capture=11.0))  # a new turn during the reply: a barge-in
+    assert [f.reason for f in out if isinstance(f, Interrupt)] == ["barge-in"] and agent.cut
 
 
 def test_machine_announces_then_decides_the_same_turn():

@@ -157,6 +157,16 @@ def test_machine_ends_early_when_the_model_says_so_and_merges_a_resumption():
     # the user went on 80 ms later (< stop_frames): the next turn spans both parts
     assert ends[1].t_capture == pytest.approx(0.24)
     assert ends[1].speech_s == pytest.approx(0.24)
+    starts = [e for e in evs if isinstance(e, TurnStart)]
+    assert [s.resumes for s in starts] == [-1, ends[0].id]  # the second start names the turn it goes on with
+
+
+def test_speech_long_after_an_early_end_is_a_new_turn():
+    m = TurnMachine(start_frames=1, stop_frames=10, min_stop_frames=3, ended=lambda k: k >= 4)
+    seq = [True] * 5 + [False] * 14 + [True] * 3 + [False] * 10  # 280 ms of silence > stop_frames
+    evs = [m.update(s, i * 0.02, (i + 1) * 0.02) for i, s in enumerate(seq)]
+    starts, ends = [e for e in evs if isinstance(e, TurnStart)], [e for e in evs if isinstance(e, TurnEnd)]
+    assert [s.resumes for s in starts] == [-1, -1] and ends[1].speech_s == pytest.approx(0.06)
 
 
 def test_machine_waits_stop_frames_when_the_model_is_unsure():

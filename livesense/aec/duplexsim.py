@@ -118,7 +118,8 @@ class SimSpeaker:
 
 @dataclass
 class DuplexEvents:
-    interrupts: list[float] = field(default_factory=list)  # clock time of each Interrupt
+    interrupts: list[float] = field(default_factory=list)  # clock time of each Interrupt (barge-in)
+    resumes: list[float] = field(default_factory=list)  # ... and of each reply cut as the user went on after a pause
     turn_starts: list[float] = field(default_factory=list)  # onset time of each TurnStart
     last_out: float = float("-inf")  # end of the last reply sample handed to the DAC
     cut_out: list[float] = field(default_factory=list)  # same, for each interrupted reply
@@ -252,7 +253,7 @@ class DuplexSim:
         for f in frames:
             now = self.clock.now() - self.t0
             if isinstance(f, Interrupt):
-                self.events.interrupts.append(now)
+                (self.events.resumes if f.reason == "resume" else self.events.interrupts).append(now)
             elif isinstance(f, Duck):
                 self.events.ducks.append(now)
             elif isinstance(f, Unduck):

@@ -344,6 +344,8 @@ class NativeAgent:
         """The user started a turn (``TurnStart``) and no reply runs: listen from its onset."""
         if start is None or self._cache is None or not self.config.listen:
             return
+        if start.resumes >= 0 and self._listen_from is not None:
+            return  # the user goes on after a pause: keep listening from the turn's onset
         self._listen_from = self._listen_t0 = start.t_capture - self.config.pre_roll_s
         self._turn_image = self._image
 

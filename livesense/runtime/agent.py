@@ -4,7 +4,10 @@ An ``Agent`` (the native model, the cascade, or a test agent) observes user fram
 for each ``TurnEnd``, returns a *lazy* iterator of reply frames. ``AgentStage`` pulls that
 iterator one item at a time from ``poll()``, so the pipeline can hand it a ``TurnStart``
 (user barged in) between any two chunks: the reply is closed at once and an ``Interrupt``
-naming the reply goes downstream, where it overtakes queued audio.
+naming the reply goes downstream, where it overtakes queued audio. A ``TurnStart`` that
+resumes a turn ended early at a pause cuts that turn's reply the same way (``reason``
+"resume", counted as ``resumes``, not ``interrupts``) and the agent forgets the reply
+(``discarded``): the turn goes on and is answered whole when it ends.
 
 Speculation: on ``TurnPending`` (the user went quiet; the turn will probably end) the stage
 starts the reply at once and pulls it until its first audio, holding everything unheard.
@@ -221,6 +224,11 @@ class AgentStage:
         if turn is None:
             return [start]
         self._cancel()
+        if start.resumes == turn.id:  # the turn was ended at a pause: its reply is dropped, the turn goes on
+            getattr(self.agent, "discarded", self.agent.interrupted)(turn)
+            self.tracer.count("resumes")
+            log.info("resume: the user went on after a pause; reply to turn %d cut off", turn.id)
+            return [Interrupt(t_capture=start.t_capture, reason="resume", turn=turn.id), start]
         self.agent.interrupted(turn)
         self.tracer.count("interrupts")
         self.tracer.mark(turn.id, "interrupted", self.clock.now())

@@ -44,12 +44,13 @@ class TurnMachine:
 
     def __init__(self, start_frames: int, stop_frames: int, min_stop_frames: int | None = None,
                  ended: Callable[[int], bool] | None = None, frame_s: float = 0.02,
-                 pending_frames: int | None = None) -> None:
+                 pending_frames: int | None = None, resume_s: float | None = None) -> None:
         self.start_frames = start_frames
         self.stop_frames = stop_frames
         self.min_stop_frames = stop_frames if min_stop_frames is None else min(min_stop_frames, stop_frames)
         self.ended = ended  # (silent frames so far) -> has the turn ended? asked from min_stop_frames on
-        self.resume_s = stop_frames * frame_s  # speech this soon after an early end continues that turn
+        # speech starting this soon after an early end continues that turn (default: a pause the fixed rule keeps)
+        self.resume_s = stop_frames * frame_s if resume_s is None else resume_s
         self.pending_frames = pending_frames  # silent frames before TurnPending (None: never)
         self.reset()
 
@@ -58,15 +59,17 @@ class TurnMachine:
         self._run = 0
         self._onset = 0.0
         self._end = 0.0
-        self._early: tuple[float, float] | None = None  # (onset, end) of a turn the model ended early
+        self._early: tuple[float, float, int] | None = None  # (onset, end, TurnEnd id) of a turn ended early
         self._pending: TurnEnd | None = None  # announced by TurnPending, not decided yet
 
-    def _resume(self, onset: float) -> None:
-        """A turn starting within stop_s of an early end continues it: the user only paused.
+    def _start(self, onset: float) -> TurnStart:
+        """A turn starting within resume_s of an early end continues it: the user only paused.
         Its TurnEnd then spans both parts (``speech_s`` from the first onset), so the agent
-        hears the whole utterance; the reply to the first part is cut as any barge-in."""
+        hears the whole utterance; the TurnStart names the turn it resumes (its reply is cut)."""
         early, self._early = self._early, None
-        self._onset = early[0] if early and onset - early[1] < self.resume_s else onset
+        resumes = early is not None and onset - early[1] < self.resume_s
+        self._onset = early[0] if resumes else onset
+        return TurnStart(t_capture=onset, resumes=early[2] if resumes else -1)
 
     def update(self, speech: bool, t0: float, t1: float) -> Frame | None:
         handler = getattr(self, f"_on_{self.state.value}")
@@ -75,12 +78,11 @@ class TurnMachine:
     def begin(self, onset: float) -> Frame:
         """Start a turn now at ``onset``, decided elsewhere (the barge-in policy)."""
         self.state = TurnState.SPEAKING
-        self._resume(onset)
-        return TurnStart(t_capture=onset)
+        return self._start(onset)
 
     def _on_quiet(self, speech, t0, t1):
         if speech:
-            self.state, self._run, self._start = TurnState.STARTING, 1, t0
+            self.state, self._run, self._first = TurnState.STARTING, 1, t0
             return self._on_starting_confirmed(t1)
         return None
 
@@ -94,8 +96,7 @@ class TurnMachine:
     def _on_starting_confirmed(self, t1):
         if self._run >= self.start_frames:
             self.state = TurnState.SPEAKING
-            self._resume(self._start)
-            return TurnStart(t_capture=self._start)
+            return self._start(self._first)
         return None
 
     def _on_speaking(self, speech, t0, t1):
@@ -117,10 +118,11 @@ class TurnMachine:
             and self.ended(self._run)
         if early or self._run >= self.stop_frames:
             self.state = TurnState.QUIET
-            self._early = (self._onset, self._end) if early else None
             pending, self._pending = self._pending, None
-            return TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset,
-                           **({"id": pending.id} if pending else {}))
+            end = TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset,
+                          **({"id": pending.id} if pending else {}))
+            self._early = (self._onset, self._end, end.id) if early else None
+            return end
         if self._run == self.pending_frames:
             self._pending = TurnEnd(t_capture=self._end, t_decided=t1, speech_s=self._end - self._onset)
             return TurnPending(self._pending)
@@ -169,7 +171,8 @@ class TurnDetector:
         ended = self.endpointer.ended if self.endpointer else None
         pending = turn.frames(turn.speculate_s, audio.frame_ms) if turn.speculate_s and turn.barge_in else None
         self.machine = TurnMachine(turn.frames(turn.start_s, audio.frame_ms), turn.frames(turn.stop_s, audio.frame_ms),
-                                   turn.frames(turn.min_stop_s, audio.frame_ms), ended, self._frame_s, pending)
+                                   turn.frames(turn.min_stop_s, audio.frame_ms), ended, self._frame_s, pending,
+                                   turn.resume_s)
 
     @property
     def state(self) -> TurnState:
