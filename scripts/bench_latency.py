@@ -77,7 +77,7 @@ def match_turns(report: dict, script) -> list[dict]:
 
 
 def latency_rows(rows: list[dict]) -> dict:
-    done = [r for r in rows if "first_output" in r]
+    done = [r for r in rows if "first_output" in r and "resumed" not in r]  # (a resumed turn's reply is no answer)
     m2e = [1000 * (r["first_output"] - r["true_end"]) for r in done]
     stage = lambda a, b: [1000 * (r[b] - r[a]) for r in done if a in r and b in r]  # noqa: E731
     stages = {
@@ -110,7 +110,7 @@ def turn_floors_ms(rows: list[dict], cfg: Config, speaker: bool, codec_ms: float
     frame and look-ahead and output buffering. With the fixed rule this is ~``floor_ms``; with
     an end-of-turn model it is what that model needed to hear for this turn."""
     return [1000 * (r["turn_decided"] - r["true_end"]) + codec_ms + output_ms(cfg, speaker)
-            for r in rows if "first_output" in r and "turn_decided" in r]
+            for r in rows if "first_output" in r and "resumed" not in r]
 
 
 def barge_in_ms(report: dict, script) -> float | None:

@@ -125,6 +125,7 @@ def test_going_on_after_an_early_end_cuts_the_reply_as_a_resume_not_a_barge_in()
     assert agent.discards == [turn.id] and agent.cut == []  # forgotten: the turn is answered whole later
     counters = stage.tracer.counters()
     assert counters.get("resumes") == 1 and "interrupts" not in counters
+    assert "resumed" in stage.tracer.turns()[turn.id]  # (benches leave it out of the answered turns)
     stage.step(TurnEnd(t_capture=10.0, t_decided=10.1, speech_s=2.0))
     stage.poll()
     out = stage.step(TurnStart(t_capture=11.0))  # a new turn during the reply: a barge-in

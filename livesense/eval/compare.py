@@ -28,7 +28,7 @@ def answer_turns(rows: list[dict], n_questions: int) -> list[dict | None]:
     end (a VAD split can yield two turns for one question), or None."""
     best: list[dict | None] = [None] * n_questions
     for r in rows:
-        if "first_output" not in r:
+        if "first_output" not in r or "resumed" in r:  # (a reply cut as the user went on answers nothing)
             continue
         cur = best[r["q"]]
         if cur is None or abs(r["speech_end"] - r["true_end"]) < abs(cur["speech_end"] - cur["true_end"]):

@@ -227,6 +227,7 @@ class AgentStage:
         if start.resumes == turn.id:  # the turn was ended at a pause: its reply is dropped, the turn goes on
             getattr(self.agent, "discarded", self.agent.interrupted)(turn)
             self.tracer.count("resumes")
+            self.tracer.mark(turn.id, "resumed", self.clock.now())
             log.info("resume: the user went on after a pause; reply to turn %d cut off", turn.id)
             return [Interrupt(t_capture=start.t_capture, reason="resume", turn=turn.id), start]
         self.agent.interrupted(turn)
