@@ -16,7 +16,7 @@ from typing import Callable
 
 from livesense.clock import Clock, MonotonicClock
 from livesense.config import Config
-from livesense.frames import Frame, TextFrame
+from livesense.frames import Frame, Interrupt, TextFrame
 from livesense.runtime.agent import Agent, AgentStage
 from livesense.runtime.output import AudioSink, OutputStage, PlaybackState
 from livesense.runtime.pipeline import Pipeline, Source
@@ -130,6 +130,8 @@ class TranscriptStage:
             self._replies[frame.turn] = self._replies.get(frame.turn, "") + frame.text
             if self.on_text is not None:
                 self.on_text(frame)
+        elif isinstance(frame, Interrupt) and frame.turn in self._replies and hasattr(self.on_text, "cut"):
+            self.on_text.cut(frame)  # the reader sees which replies were cut off, and why
         return [frame]
 
     def reset(self) -> None:

@@ -176,6 +176,15 @@ class TranscriptPrinter:
         if frame.final:
             self.turn = None
 
+    def cut(self, interrupt) -> None:
+        """The reply to ``interrupt.turn`` was cut off: say so where it was printed."""
+        why = "you went on" if interrupt.reason == "resume" else "you cut in"
+        if interrupt.turn == self.turn:
+            print(f" [cut: {why}]", flush=True)
+            self.turn = None
+        else:
+            print(f"agent: [cut: {why}]", flush=True)
+
 
 def apply_demo(args) -> None:
     """Point the run at the shipped demo input; keep any device/file the user named."""

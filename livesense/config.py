@@ -43,7 +43,7 @@ class TurnConfig:
     #                                ~100 ms sooner than webrtcvad's own hangover (None: off)
     start_s: float = 0.06  # speech needed before a turn starts (rejects clicks)
     stop_s: float = 0.36  # silence after which a turn always ends (the longest end-of-turn wait)
-    min_stop_s: float = 0.1  # with the prosodic end-of-turn model: the shortest wait (runtime/endpoint.py)
+    min_stop_s: float = 0.1  # with an end-of-turn model: the shortest wait (0.06 tried: see models/endpoint)
     endpoint_model: str | None = "seq"  # end-of-turn model: "seq" (the default: the sequence model,
     #   runtime/endpoint_seq.py), "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed
     #   stop_s wait. The sequence model at its threshold 0.98 waits 127 ms on average instead of 293 ms on

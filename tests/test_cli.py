@@ -155,3 +155,18 @@ def test_hear_views_parse_and_reject():
     for bad in ("x", "0@4", "30", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="hear-views"):
             parse_views(bad)
+
+
+def test_transcript_says_which_replies_were_cut_and_why(capsys):
+    from livesense.app import TranscriptStage
+    from livesense.cli import TranscriptPrinter
+    from livesense.frames import Interrupt, TextFrame
+
+    stage = TranscriptStage(TranscriptPrinter())
+    stage.step(TextFrame("Hello,", 1.0, turn=7))
+    stage.step(Interrupt(1.2, reason="resume", turn=7))  # mid-reply: the user went on after a pause
+    stage.step(TextFrame("It is red.", 2.0, final=True, turn=8))
+    stage.step(Interrupt(2.5, turn=8))  # printed whole, heard in part: the user cut in
+    stage.step(Interrupt(3.0, turn=99))  # a reply with no text: nothing to say
+    assert capsys.readouterr().out.splitlines() == ["agent: Hello, [cut: you went on]", "agent: It is red.",
+                                                    "agent: [cut: you cut in]"]

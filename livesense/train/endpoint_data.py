@@ -117,7 +117,9 @@ class Silence:
     onset_s: float  # first silent frame
     frames: int  # how long it lasted (capped at the clip's end)
     last: bool  # no speech after it: the end of the turn
-    features: list[np.ndarray] = field(default_factory=list)  # at silent frames min_stop..stop-1
+    features: list[np.ndarray] = field(default_factory=list)  # at silent frames first..stop-1
+    first: int = 5  # the silent-frame count of features[0]: min_stop when built (turns cached before
+    #                 this field existed were built with min_stop_s 0.1 = 5 frames)
 
 
 def _frame_levels(x: np.ndarray) -> np.ndarray:
@@ -196,7 +198,7 @@ def silences(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | Non
         if not started:
             continue
         if cur is None:
-            cur = Silence(i * frame_s, 0, True)
+            cur = Silence(i * frame_s, 0, True, first=lo)
             out.append(cur)
         cur.frames += 1
         if lo <= cur.frames < hi:
@@ -224,16 +226,18 @@ def seq_frames(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | N
 
 
 def decision_frames(sil: list[Silence], cfg: TurnConfig, frame_s: float) -> list[np.ndarray]:
-    """Per silence, the frame indices (from the clip's start) of its decision frames, the
-    silent frames min_stop..stop-1 whose features ``silences`` keeps."""
-    lo = cfg.frames(cfg.min_stop_s, round(1000 * frame_s))
-    return [round(s.onset_s / frame_s) - 1 + np.arange(lo, lo + len(s.features)) for s in sil]
+    """Per silence, the frame indices (from the clip's start) of its decision frames: its
+    silent frames min_stop..stop-1 (as far as it lasted), whatever min_stop it was built with."""
+    ms = round(1000 * frame_s)
+    lo, hi = cfg.frames(cfg.min_stop_s, ms), cfg.frames(cfg.stop_s, ms)
+    return [round(s.onset_s / frame_s) - 1 + np.arange(lo, max(lo, min(s.frames + 1, hi))) for s in sil]
 
 
 def with_probs(sil: list[Silence], p: np.ndarray, cfg: TurnConfig, frame_s: float) -> list[Silence]:
     """Copies of ``sil`` whose features are a frame-wise p(ended) ``p`` at their decision
     frames, to score with ``simulate(..., GIVEN, threshold, ...)``."""
-    return [replace(s, features=list(p[i])) for s, i in zip(sil, decision_frames(sil, cfg, frame_s))]
+    lo = cfg.frames(cfg.min_stop_s, round(1000 * frame_s))
+    return [replace(s, features=list(p[i]), first=lo) for s, i in zip(sil, decision_frames(sil, cfg, frame_s))]
 
 
 class GIVEN:
@@ -254,8 +258,8 @@ def simulate(turns, model, threshold: float, cfg: TurnConfig, frame_s: float):
             k_end = None
             if model is not None:
                 for j, f in enumerate(s.features):
-                    if model.prob(f) >= threshold:
-                        k_end = lo + j
+                    if s.first + j >= lo and model.prob(f) >= threshold:
+                        k_end = s.first + j
                         break
             if k_end is None and s.frames >= hi:
                 k_end = hi
