@@ -105,9 +105,15 @@ def make_output(spec: RunSpec, cfg: Config, clock: Clock) -> AudioSink:
     return SpeakerOutput(SpeakerSink(cfg.audio, cfg.playback, clock, device=spec.speaker), clock)
 
 
+def cut_note(interrupt: Interrupt) -> str:
+    """How a transcript marks a reply that was cut off, and why."""
+    return "[cut: you went on]" if interrupt.reason == "resume" else "[cut: you cut in]"
+
+
 class TranscriptStage:
     """Collects the agent's streamed text per reply and hands each piece to a callback
-    (the CLI prints it, the UI shows it)."""
+    (the CLI prints it, the UI shows it); a callback with a ``cut(interrupt)`` method is
+    also told when a reply with text was cut off."""
 
     name = "transcript"
 

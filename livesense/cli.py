@@ -178,12 +178,13 @@ class TranscriptPrinter:
 
     def cut(self, interrupt) -> None:
         """The reply to ``interrupt.turn`` was cut off: say so where it was printed."""
-        why = "you went on" if interrupt.reason == "resume" else "you cut in"
+        from livesense.app import cut_note
+
         if interrupt.turn == self.turn:
-            print(f" [cut: {why}]", flush=True)
+            print(" " + cut_note(interrupt), flush=True)
             self.turn = None
         else:
-            print(f"agent: [cut: {why}]", flush=True)
+            print("agent: " + cut_note(interrupt), flush=True)
 
 
 def apply_demo(args) -> None:

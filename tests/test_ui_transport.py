@@ -247,3 +247,20 @@ def test_two_tabs_never_hear_each_other():
     answered = sorted(sum(1 for tid, m in r["marks"].items() if tid >= 0 and "reply_start" in m)
                       for r in server.reports)
     assert answered == [0, 1]
+
+
+def test_a_cut_reply_is_marked_in_the_browser_transcript():
+    from types import SimpleNamespace
+
+    from livesense.app import TranscriptStage
+    from livesense.frames import Interrupt, TextFrame
+    from ui.server import BrowserSession, _Texts
+
+    sent = []
+    conn = SimpleNamespace(outbox=SimpleNamespace(put_json=sent.append))
+    conn._on_text = lambda f: BrowserSession._on_text(conn, f)
+    conn._on_cut = lambda i: BrowserSession._on_cut(conn, i)
+    stage = TranscriptStage(_Texts(conn))
+    stage.step(TextFrame("Hello,", 1.0, turn=4))
+    stage.step(Interrupt(1.3, reason="resume", turn=4))
+    assert [m["text"] for m in sent] == ["Hello,", " [cut: you went on]"] and all(m["turn"] == 4 for m in sent)

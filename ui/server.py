@@ -16,7 +16,7 @@ import threading
 from dataclasses import asdict
 from typing import Callable
 
-from livesense.app import RunSpec, TranscriptStage, build_session, make_agent
+from livesense.app import RunSpec, TranscriptStage, build_session, cut_note, make_agent
 from livesense.clock import Clock, MonotonicClock
 from livesense.config import Config
 from livesense.frames import TextFrame
@@ -123,7 +123,7 @@ class BrowserSession:
             pump.cancel()
 
     def _assemble(self, agent: Agent) -> tuple[Pipeline, TranscriptStage]:
-        session = build_session(RunSpec(agent=self.server.agent_name), self.cfg, self.clock, self._on_text,
+        session = build_session(RunSpec(agent=self.server.agent_name), self.cfg, self.clock, _Texts(self),
                                 agent=agent, sources=[self.source], output=self.sink,
                                 output_latency_s=BROWSER_OUTPUT_LATENCY_S)
         return session.pipeline, session.transcript
@@ -182,6 +182,10 @@ class BrowserSession:
     def _on_text(self, frame: TextFrame) -> None:
         self.outbox.put_json({"type": "text", "turn": frame.turn, "text": frame.text, "final": frame.final})
 
+    def _on_cut(self, interrupt) -> None:
+        """A reply with text was cut off: its transcript line says so."""
+        self.outbox.put_json({"type": "text", "turn": interrupt.turn, "text": " " + cut_note(interrupt), "final": True})
+
     def _tap(self, chunk: MicChunk) -> None:
         if self.server.record:
             self.mic_chunks.append(chunk)
@@ -214,3 +218,15 @@ class BrowserSession:
             out["mic_chunks"] = self.mic_chunks
         return out
 
+
+class _Texts:
+    """A session's transcript callback: text pieces and cut marks go to its socket."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def __call__(self, frame: TextFrame) -> None:
+        self.conn._on_text(frame)
+
+    def cut(self, interrupt) -> None:
+        self.conn._on_cut(interrupt)
