@@ -97,9 +97,11 @@ def test_compare_run_parrot_against_native(tmp_path):
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    for key in ("agent", "turns", "answered", "p50_ms", "p95_ms", "floor_ms", "browser_p50_ms", "underruns",
-                "barge_in_ms", "stages", "plot"):  # bench_latency's own keys, for the first agent
+    for key in ("agent", "turns", "answered", "p50_ms", "p95_ms", "floor_ms", "floor_min_ms", "browser_p50_ms",
+                "underruns", "barge_in_ms", "resumes", "stages", "plot"):  # bench_latency's own keys, first agent
         assert key in r, key
+    # per turn, the reply comes after the end-of-turn decision that sets that turn's floor
+    assert 0 < r["floor_ms"] <= 360 + 40 and r["p50_ms"] >= r["floor_ms"] - 1
     assert r["agent"] == "parrot" and r["compare"] == ["parrot", "native"]
     assert r["parrot_answered"] == r["native_answered"] == 2
     assert r["p50_ms"] == r["parrot_p50_ms"]
