@@ -5,7 +5,8 @@ STOPPING --stop_s of silence--> QUIET (emit TurnEnd); STOPPING --speech--> SPEAK
 at speculate_s of silence STOPPING emits TurnPending (the TurnEnd to come, so the agent can
 start its reply unheard) and, if speech comes back, TurnResumed;
 with an end-of-turn model (runtime/endpoint.py) STOPPING may end sooner, from min_stop_s,
-when the prosody before the silence says the user has finished;
+when the prosody before the silence says the user has finished; speech that starts within
+``resume_s`` of such an early end continues that turn (its TurnStart names it in ``resumes``);
 STARTING --silence--> QUIET (a click or cough shorter than start_s is not a turn).
 
 While the agent is audible, an optional ``BargeInPolicy`` (runtime/bargein.py) decides
