@@ -46,8 +46,8 @@ class TurnConfig:
     min_stop_s: float = 0.1  # with an end-of-turn model: the shortest wait (0.06 tried: see models/endpoint)
     endpoint_model: str | None = "seq"  # end-of-turn model: "seq" (the default: the sequence model,
     #   runtime/endpoint_seq.py), "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed
-    #   stop_s wait. The sequence model at its threshold 0.98 waits 127 ms on average instead of 293 ms on
-    #   held-out voices and sentences, for 2.3 points more turns cut at a pause. Such a cut is taken back when
+    #   stop_s wait. The sequence model at its threshold 0.95 waits 115 ms on average instead of 293 ms on
+    #   held-out voices and sentences, for 2.7 points more turns cut at a pause. Such a cut is taken back when
     #   the user goes on within stop_s: the turn is merged (TurnStart.resumes) and its reply dropped, counted
     #   as a resume, not a barge-in — see models/endpoint/README.md
     resume_s: float = 0.5  # speech starting this soon after a turn the end-of-turn model ended continues that

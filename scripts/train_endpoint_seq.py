@@ -6,8 +6,9 @@ templates and nouns, the native model's own question phrasings, and questions wi
 inside them, "What colour, is it?"): turns with their pauses stretched to 0.08-0.7 s, in
 room noise, spoken by
   fit   — the training voices (Piper joe × 3 speeds + 24 espeak-ng voices), 3 in 10 moved by
-          sox pitch (±400 cents), 3 in 10 played faster or slower (±15 %), 1 in 4 in a quiet room,
-  val   — the same, other sentences (picks the threshold),
+          sox pitch (±400 cents), 3 in 10 played faster or slower (±15 %), 1 in 4 in a quiet room;
+          and the same 8000 texts again by Piper joe + 80 espeak-ng voices (``--espeak-voices 24,80``),
+  val   — the first voice set, other sentences (picks the threshold),
   test  — the 4 held-out voices × held-out sentences, and questions about nouns training never
           named, half of them from templates training never used,
   domain — the 4 held-out voices × the native model's phrasings (models/tiny/MODEL_CARD.md).
@@ -220,20 +221,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "endpoint" / "endpoint_seq.npz")
     ap.add_argument("--plot", type=Path, default=ROOT / "out" / "endpoint_seq.png")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--espeak-voices", type=int, default=24, help="espeak-ng training voices (fit and val)")
+    ap.add_argument("--espeak-voices", default="24,80",
+                    help="espeak-ng training voice sets: fit is spoken once by each set; val by the first")
     ap.add_argument("--rethreshold", type=Path, metavar="NPZ",
                     help="no training: re-pick the threshold of this model file by --max-extra-cuts (written to --out)")
     args = ap.parse_args(argv)
 
     cfg, frame_s = TurnConfig(), AudioConfig().frame_ms / 1000
     c = args.cache
+    counts = [int(v) for v in str(args.espeak_voices).split(",")]
     sets = {}
     for i, (split, n) in enumerate((("fit", args.fit_turns), ("val", args.val_turns), ("test", args.test_turns),
                                     ("domain", args.domain_turns))):
         if split == "fit" and args.rethreshold:
             continue
-        sets[split] = build(split, n, args.seed + i, c / f"{split}_{n}_{args.seed}.pkl" if c else None,
-                            args.espeak_voices)
+        cache = c / f"{split}_{n}_{args.seed}.pkl" if c else None
+        sets[split] = [t for k in (counts if split == "fit" else counts[:1])
+                       for t in build(split, n, args.seed + i, cache, k)]
     if args.rethreshold:
         model = SeqEndpointModel.load(args.rethreshold)
         trained = dict(model.meta)

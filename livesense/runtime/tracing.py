@@ -91,8 +91,9 @@ class Tracer:
         return out
 
     def turn_summary(self) -> dict:
-        """Mouth-to-ear (speech_end -> first_output) p50/p95 and per-stage p50, in ms."""
-        turns = [m for m in self.turns().values() if "speech_end" in m and "first_output" in m]
+        """Mouth-to-ear (speech_end -> first_output) p50/p95 and per-stage p50, in ms, over the
+        answered turns (not a turn the user went on with: its reply was cut, ``resumed``)."""
+        turns = [m for m in self.turns().values() if "speech_end" in m and "first_output" in m and "resumed" not in m]
         if not turns:
             return {"turns": 0}
         m2e = np.array([m["first_output"] - m["speech_end"] for m in turns]) * 1000
