@@ -76,8 +76,13 @@ def match_turns(report: dict, script) -> list[dict]:
     return sorted(rows, key=lambda r: r["true_end"])
 
 
+def answered(rows: list[dict]) -> list[dict]:
+    """The turns answered (a resumed turn's cut reply is no answer), in order."""
+    return [r for r in rows if "first_output" in r and "resumed" not in r]
+
+
 def latency_rows(rows: list[dict]) -> dict:
-    done = [r for r in rows if "first_output" in r and "resumed" not in r]  # (a resumed turn's reply is no answer)
+    done = answered(rows)
     m2e = [1000 * (r["first_output"] - r["true_end"]) for r in done]
     stage = lambda a, b: [1000 * (r[b] - r[a]) for r in done if a in r and b in r]  # noqa: E731
     stages = {
@@ -109,8 +114,7 @@ def turn_floors_ms(rows: list[dict], cfg: Config, speaker: bool, codec_ms: float
     it decided on: a function of the sound, not of how fast anything ran), plus the codec's
     frame and look-ahead and output buffering. With the fixed rule this is ~``floor_ms``; with
     an end-of-turn model it is what that model needed to hear for this turn."""
-    return [1000 * (r["turn_decided"] - r["true_end"]) + codec_ms + output_ms(cfg, speaker)
-            for r in rows if "first_output" in r and "resumed" not in r]
+    return [1000 * (r["turn_decided"] - r["true_end"]) + codec_ms + output_ms(cfg, speaker) for r in answered(rows)]
 
 
 def barge_in_ms(report: dict, script) -> float | None:
@@ -133,7 +137,19 @@ def browser_p50(script, agent: str, tmp: str) -> dict:
     with open(os.path.join(tmp, "browser.json"), "w") as fh:
         json.dump({"sample_rate": 16000, "turns": script.turns}, fh)
     r = browser_latency(wav, n_turns=len(script.turns), agent=agent)
-    return {k: r.get(k) for k in ("browser_p50_ms", "browser_p95_ms")} | {"browser_underruns": r.get("underruns")}
+    return {k: r.get(k) for k in ("browser_p50_ms", "browser_p95_ms")} | {
+        "browser_underruns": r.get("underruns"),
+        "browser_m2e_ms": dict(zip(r.get("per_turn_q") or [], r.get("per_turn_ms") or []))}  # by question
+
+
+def browser_added_ms(cli_m2e: dict, browser_m2e: dict | None) -> float | None:
+    """What the browser path adds, turn by turn: the median of (browser - CLI) mouth-to-ear
+    over the questions both answered. With an end-of-turn model the two p50s may fall in
+    different humps of the distribution (each session's audio reaches the detector its own
+    way and some turns end early in one and not the other); the per-turn median is not
+    thrown by a few such turns."""
+    both = [q for q in cli_m2e if q in (browser_m2e or {})]
+    return float(np.median([browser_m2e[q] - cli_m2e[q] for q in both])) if both else None
 
 
 def plot(path: str, m2e: list[float], stages: dict, floor: float, turn_floors: list[float] | None = None) -> None:
@@ -233,8 +249,11 @@ def main(argv=None) -> int:
         script = conversation(args.turns, gap_s=args.gap or 4.0, seed=args.seed)
         result, report, rows = measure(args.agent, cfg, script, barge_in(0.8, seed=args.seed + 1), args.speaker, tmp,
                                        views=args.hear_views, listen=not args.no_listen)
+        rows_q = [r["q"] for r in answered(rows)]  # the question each m2e answers
         browser = browser_p50(script, args.agent, tmp) if args.browser else {"browser_p50_ms": None}
     m2e, turn_floors = result.pop("m2e"), result.pop("turn_floors")
+    if args.browser:
+        browser["browser_added_ms"] = browser_added_ms(dict(zip(rows_q, m2e)), browser.pop("browser_m2e_ms", None))
     if args.plot:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(args.plot, m2e, result["stages"], result["floor_ms"] or result["floor_min_ms"], turn_floors)

@@ -111,6 +111,7 @@ def compare(args, browser_p50) -> int:
         repeatable = functools.partial(synth_piper, noise_scale=0.0, noise_w_scale=0.0)  # same audio every run
         reference = reference_accuracy(qa.script.turns, asr, repeatable)
         browser = browser_p50(qa.script, pair[0], folder) if args.browser else {"browser_p50_ms": None}
+        browser.pop("browser_m2e_ms", None)
     m2e = {a: runs[a]["result"].pop("m2e") for a in pair}
     for a in pair:
         runs[a]["result"].pop("turn_floors", None)  # (per-turn; its p50 is floor_ms)

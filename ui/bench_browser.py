@@ -179,8 +179,8 @@ def turn_rows(report: dict, mouth_ms: list[float], max_vad_ms: float = 1000.0) -
             continue
         mouth = max(before)
         heard = m["first_output"] * 1000 - off
-        rows.append({"turn": tid, "m2e_ms": heard - mouth, "server_m2e_ms": 1000 * (m["first_output"] - m["speech_end"]),
-                     "vad_ms": se - mouth})
+        rows.append({"turn": tid, "q": mouth_ms.index(mouth), "m2e_ms": heard - mouth,
+                     "server_m2e_ms": 1000 * (m["first_output"] - m["speech_end"]), "vad_ms": se - mouth})
     return rows
 
 
@@ -193,6 +193,7 @@ def summarize(report: dict, snap: dict, rows: list[dict], score: float) -> dict:
         "underruns": int(snap["playback"].get("underruns", 0)),
         "turns": len(rows),
         "per_turn_ms": [round(v, 1) for v in m2e],
+        "per_turn_q": [r["q"] for r in rows],  # which true end (in order) each one answers
         "mic_sent_s": sent_s,
         "mic_received_s": report["source"]["audio_s"],
         "mic_lost_chunks": report["source"]["lost_chunks"],
