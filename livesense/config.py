@@ -48,7 +48,7 @@ class TurnConfig:
     #   runtime/endpoint_seq.py), "shipped" (prosodic, models/endpoint), a .json/.npz path, or None: the fixed
     #   stop_s wait. The sequence model at its threshold 0.95 waits 115 ms on average instead of 293 ms on
     #   held-out voices and sentences, for 2.7 points more turns cut at a pause. Such a cut is taken back when
-    #   the user goes on within stop_s: the turn is merged (TurnStart.resumes) and its reply dropped, counted
+    #   the user goes on within resume_s: the turn is merged (TurnStart.resumes) and its reply dropped, counted
     #   as a resume, not a barge-in — see models/endpoint/README.md
     resume_s: float = 0.5  # speech starting this soon after a turn the end-of-turn model ended continues that
     #   turn (a resume): stop_s, the pause the fixed rule would have kept, plus 0.14 s of slack. With 0.36 s,

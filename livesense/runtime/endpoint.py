@@ -210,8 +210,6 @@ class Endpointer:
         self.model = model
         self.track = ProsodyTrack(sample_rate, frame_size, frame_s)
         self.last_prob = 0.0
-        # the model only knows the silences it was trained on: from its own min_stop_s on
-        self.first = max(1, round(float(model.meta.get("min_stop_s", 0.0)) / frame_s))
 
     def reset(self) -> None:
         self.track.reset()
@@ -221,7 +219,5 @@ class Endpointer:
         self.track.push(frame, speech)
 
     def ended(self, silence_frames: int) -> bool:
-        if silence_frames < self.first:
-            return False
         self.last_prob = float(self.model.prob(self.track.features(silence_frames)))
         return self.last_prob >= self.model.threshold
