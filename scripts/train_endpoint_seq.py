@@ -81,8 +81,9 @@ def texts_for(split: str, n: int, rng: np.random.Generator) -> list[str]:
     return out
 
 
-def build(split: str, n: int, seed: int, cache: Path | None, n_espeak: int = 24) -> list[dict]:
-    """Turns of a split, each with its frame features, VAD, and silences (prosodic features too)."""
+def build(split: str, n: int, seed: int, cache: Path | None, n_espeak: int = 24, phases: int = 1) -> list[dict]:
+    """Turns of a split, each with its frame features, VAD (on ``phases`` frame grids: x (K, n, d)
+    when K > 1), and silences (prosodic features too)."""
     from tqdm import tqdm
 
     from livesense.corpus.voices import HELDOUT_VOICES, PIPER_TRAIN_VOICES, espeak_train_voices
@@ -92,7 +93,8 @@ def build(split: str, n: int, seed: int, cache: Path | None, n_espeak: int = 24)
     voices = HELDOUT_VOICES if split in ("test", "domain") else PIPER_TRAIN_VOICES + espeak_train_voices(n_espeak, seed=1)
     texts = texts_for(split, n, rng)
     if cache is not None:  # keyed by what would be spoken, so a changed recipe never reads stale turns
-        key = hashlib.sha1("\n".join([RECIPE] + texts + [v.name for v in voices]).encode()).hexdigest()[:10]
+        grids = [f"phases={phases}"] if phases > 1 else []
+        key = hashlib.sha1("\n".join([RECIPE] + grids + texts + [v.name for v in voices]).encode()).hexdigest()[:10]
         cache = cache.with_name(f"{cache.stem}_{key}.pkl")
         if cache.exists():
             return pickle.loads(cache.read_bytes())
@@ -106,7 +108,7 @@ def build(split: str, n: int, seed: int, cache: Path | None, n_espeak: int = 24)
             turn = make_turn(voice, text, rng, cents=cents, speed=speed, snr_db=snr)
         else:
             turn = make_turn(voice, text, rng)
-        x, speech = seq_frames(turn)
+        x, speech = seq_frames(turn, phases=phases)
         rows.append({"voice": voice.name, "text": text, "end_s": turn.speech_end_s, "x": x, "speech": speech,
                      "silences": silences(turn)})
     if cache is not None:
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=48)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--max-extra-cuts", type=float, default=0.03,
-                    help="cut-early rate allowed above the fixed rule's, on val (0.03: the shipped threshold 0.98)")
+                    help="cut-early rate allowed above the fixed rule's, on val")
     ap.add_argument("--cache", type=Path, default=ROOT / "data" / "endpoint_seq",
                     help="generated turns are kept here")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "endpoint" / "endpoint_seq.npz")
@@ -223,6 +225,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--espeak-voices", default="24,80",
                     help="espeak-ng training voice sets: fit is spoken once by each set; val by the first")
+    ap.add_argument("--phases", type=int, default=4,
+                    help="frame grids the endpointer averages (runtime/endpoint_seq.py); the threshold is picked for them")
+    ap.add_argument("--falling", action=argparse.BooleanOptionalAction, default=True,
+                    help="let the val rule also pick a threshold that falls over the silence (--no-falling: flat only)")
     ap.add_argument("--rethreshold", type=Path, metavar="NPZ",
                     help="no training: re-pick the threshold of this model file by --max-extra-cuts (written to --out)")
     args = ap.parse_args(argv)
@@ -237,7 +243,7 @@ def main(argv=None) -> int:
             continue
         cache = c / f"{split}_{n}_{args.seed}.pkl" if c else None
         sets[split] = [t for k in (counts if split == "fit" else counts[:1])
-                       for t in build(split, n, args.seed + i, cache, k)]
+                       for t in build(split, n, args.seed + i, cache, k, 1 if split == "fit" else args.phases)]
     if args.rethreshold:
         model = SeqEndpointModel.load(args.rethreshold)
         trained = dict(model.meta)
@@ -250,14 +256,32 @@ def main(argv=None) -> int:
                    "fit_turns": len(sets["fit"]), "rows": int(sum(len(i) for _, i, _ in seqs)), "hidden": args.hidden,
                    "epochs": args.epochs}
 
-    grid = [0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
-    probs = {k: scored(v, model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
+    grid = [0.5, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
     fixed = {k: summary(simulate(v, None, 1.0, cfg, frame_s)) for k, v in sets.items() if k != "fit"}
-    pts = {k: [(th, summary(simulate(v, GIVEN, th, cfg, frame_s))) for th in grid] for k, v in probs.items()}
     allowed = fixed["val"]["cut_early"] + args.max_extra_cuts
-    ok = [(s["wait_mean_ms"], th) for th, s in pts["val"] if s["cut_early"] <= allowed]
-    model.threshold = threshold = min(ok)[1] if ok else 1.0
-    seq = {k: summary(simulate(v, GIVEN, threshold, cfg, frame_s)) for k, v in probs.items()}
+    span = (cfg.min_stop_s, round(cfg.stop_s - frame_s, 6))  # the decision frames' silence, first to last
+
+    def pick(phases: int, falling: bool):
+        """(rule by the val criterion, its figures per set, every flat threshold's) with
+        ``phases`` grids; a rule is a flat threshold, or with ``falling`` also a threshold
+        falling linearly over the decision frames, ((t0, a), (t1, b)) with b < a."""
+        model.phases = phases
+        one = (lambda t: {**t, "x": t["x"][0], "speech": t["speech"][0]}) if phases == 1 and args.phases > 1 \
+            else (lambda t: t)
+        probs = {k: scored([one(t) for t in v], model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
+        pts = {k: [(th, summary(simulate(v, GIVEN, th, cfg, frame_s))) for th in grid] for k, v in probs.items()}
+        rules = [th for th in grid] + ([((span[0], a), (span[1], b)) for a in grid for b in grid if b < a]
+                                        if falling else [])
+        val = [(summary(simulate(probs["val"], GIVEN, r, cfg, frame_s)), r) for r in rules]
+        ok = [(s["wait_mean_ms"], i) for i, (s, _) in enumerate(val) if s["cut_early"] <= allowed]
+        rule = val[min(ok)[1]][1] if ok else 1.0
+        return rule, {k: summary(simulate(v, GIVEN, rule, cfg, frame_s)) for k, v in probs.items()}, pts
+
+    one_grid = pick(1, False)[:2] if args.phases > 1 else None
+    flat = pick(args.phases, False)[:2] if args.falling else None
+    rule, seq, pts = pick(args.phases, args.falling)
+    model.threshold, model.schedule = (rule, None) if np.ndim(rule) == 0 else (rule[0][1], list(rule))
+    threshold = model.threshold
     prosodic_model = EndpointModel.load()
     prosodic = {k: summary(simulate(v, prosodic_model, prosodic_model.threshold, cfg, frame_s))
                 for k, v in sets.items() if k != "fit"}
@@ -265,8 +289,13 @@ def main(argv=None) -> int:
     keep = ("recipe", "fit_turns", "rows", "hidden", "epochs")
     model.meta = {**{k: trained[k] for k in keep if k in trained}, "max_extra_cuts": args.max_extra_cuts,
                   "min_stop_s": cfg.min_stop_s, "stop_s": cfg.stop_s,
+                  "phases": args.phases,
                   **{f"{k}_{name}": v for name, d in (("fixed", fixed), ("prosodic", prosodic), ("seq", seq))
                      for k, v in d.items()}}
+    if one_grid:
+        model.meta.update({"one_grid_threshold": one_grid[0], **{f"{k}_seq_one_grid": v for k, v in one_grid[1].items()}})
+    if flat:
+        model.meta.update({"flat_threshold": flat[0], **{f"{k}_seq_flat": v for k, v in flat[1].items()}})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sha = model.save(args.out)
     pt = lambda s: (s["cut_early"], s["wait_mean_ms"])  # noqa: E731
@@ -277,8 +306,10 @@ def main(argv=None) -> int:
     for k in ("test", "domain"):
         for th, s in pts[k]:
             print(f"{k} threshold {th}: {s}", file=sys.stderr)
-    print(json.dumps({"threshold": threshold, "sha256": sha, "fixed": fixed, "prosodic": prosodic, "seq": seq,
-                      "plot": str(args.plot)}))
+    print(json.dumps({"threshold": threshold, "schedule": model.schedule, "phases": args.phases, "sha256": sha,
+                      "fixed": fixed, "prosodic": prosodic, "seq": seq,
+                      "flat": flat and {"threshold": flat[0], **flat[1]},
+                      "one_grid": one_grid and {"threshold": one_grid[0], **one_grid[1]}, "plot": str(args.plot)}))
     return 0
 
 

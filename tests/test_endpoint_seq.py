@@ -9,13 +9,13 @@ from livesense.runtime.endpoint_seq import (FEATURES, RESET_S, SeqEndpointer, Se
 SR, N = 16000, 320
 
 
-def random_model(hidden: int = 8, seed: int = 0, threshold: float = 0.5) -> SeqEndpointModel:
+def random_model(hidden: int = 8, seed: int = 0, threshold: float = 0.5, phases: int = 1) -> SeqEndpointModel:
     rng = np.random.default_rng(seed)
     d = len(FEATURES)
     a = {"w_ih": rng.normal(0, 0.3, (3 * hidden, d)), "w_hh": rng.normal(0, 0.3, (3 * hidden, hidden)),
          "b_ih": rng.normal(0, 0.1, 3 * hidden), "b_hh": rng.normal(0, 0.1, 3 * hidden),
          "w_out": rng.normal(0, 1, hidden), "b_out": np.float64(0.1), "mean": np.zeros(d), "std": np.ones(d)}
-    return SeqEndpointModel(a, threshold)
+    return SeqEndpointModel(a, threshold, phases=phases)
 
 
 def test_numpy_gru_step_equals_torch():
@@ -92,12 +92,38 @@ def test_endpointer_rests_after_long_silence_and_matches_its_segments():
     assert probs[-1] == 0.0 and probs[30] > 0.0
 
 
+def test_phase_grids_stream_as_the_trainer_computes_them():
+    """With K frame grids the streaming endpointer's p is the mean over the grids of what the
+    trainer computes offline (``seq_frames(phases=K)`` + ``run``), frame for frame."""
+    from livesense.runtime.turns import default_vad
+    from livesense.train.endpoint_data import Turn, seq_frames
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(1.2 * SR)) / SR
+    voiced = (0.3 * np.sin(2 * np.pi * (140 + 30 * t) * t) * (np.sin(2 * np.pi * 2.5 * t) > -0.3)).astype(np.float32)
+    audio = np.concatenate([np.zeros(4000, np.float32), voiced, np.zeros(9000, np.float32)])
+    audio += rng.normal(0, 1e-3, len(audio)).astype(np.float32)
+    m = random_model(phases=4)
+    ep = SeqEndpointer(m, SR, N, 0.02, lambda: default_vad(AudioConfig(), TurnConfig()))
+    x, speech = seq_frames(Turn(audio, 0.0, "", ""), phases=4)
+    assert x.shape[:2] == speech.shape == (4, len(audio) // N)
+    main_vad, probs = default_vad(AudioConfig(), TurnConfig()), []
+    for i in range(len(audio) // N):
+        f = audio[i * N:(i + 1) * N]
+        ep.push(f, main_vad.is_speech(f))
+        probs.append(ep.last_prob)
+    np.testing.assert_allclose(probs, m.run(x, speech), atol=1e-9)
+    assert max(probs) > 0.0
+    with pytest.raises(ValueError, match="make_vad"):
+        SeqEndpointer(m, SR, N, 0.02)
+
+
 def test_model_file_round_trip_and_refusals(tmp_path):
-    m = random_model(threshold=0.8)
+    m = random_model(threshold=0.8, phases=3)
     path = tmp_path / "m.npz"
     m.save(path)
     back = SeqEndpointModel.load(path)
-    assert back.threshold == 0.8 and back.hidden == m.hidden
+    assert back.threshold == 0.8 and back.hidden == m.hidden and back.phases == 3
     x = np.linspace(-1, 1, len(FEATURES))
     assert abs(back.step(x, np.zeros(8))[1] - m.step(x, np.zeros(8))[1]) < 1e-5
     with pytest.raises(ModelFileError, match="missing"):
@@ -161,3 +187,52 @@ def test_shipped_model_answers_sooner_on_unseen_voices_without_cutting_more():
     model = summary(simulate(turns, GIVEN, m.threshold, cfg, fs))
     assert model["wait_mean_ms"] < fixed["wait_mean_ms"] - 10
     assert model["cut_early"] <= fixed["cut_early"] + 2 / len(turns)
+
+
+def test_threshold_schedule_interpolates_round_trips_and_refuses_disorder(tmp_path):
+    m = random_model(threshold=0.9)
+    assert m.threshold_at(0.2) == 0.9  # no schedule: flat
+    m.schedule = [(0.1, 0.9), (0.3, 0.7)]
+    assert m.threshold_at(0.05) == 0.9 and m.threshold_at(0.5) == 0.7
+    assert abs(m.threshold_at(0.2) - 0.8) < 1e-12
+    m.save(tmp_path / "s.npz")
+    assert SeqEndpointModel.load(tmp_path / "s.npz").schedule == [(0.1, 0.9), (0.3, 0.7)]
+    with pytest.raises(ModelFileError, match="rise"):
+        SeqEndpointModel(dict(m.a), 0.9, schedule=[(0.3, 0.9), (0.1, 0.7)])
+
+
+@pytest.mark.slow
+def test_detector_ends_turns_where_the_recipe_scores_them():
+    """The shipped model in the running ``TurnDetector`` (its frame grids, its falling
+    threshold) decides each turn at the frame the recipe's offline scoring says, so the
+    recipe's figures are the runtime's."""
+    from dataclasses import replace
+
+    from livesense.corpus.voices import HELDOUT_VOICES
+    from livesense.frames import AudioFrame, TurnEnd
+    from livesense.runtime.turns import TurnDetector
+    from livesense.train.endpoint_data import (GIVEN, TEST_NOUNS, make_turn, questions, seq_frames, silences,
+                                               simulate, with_probs)
+
+    audio, cfg = AudioConfig(), replace(TurnConfig(), endpoint_model="seq", barge_in=True)
+    fs, m = audio.frame_ms / 1000, SeqEndpointModel.load()
+    assert m.phases > 1 and m.schedule, "the shipped model averages frame grids and has a falling threshold"
+    rng = np.random.default_rng(77)
+    voices = [v for v in HELDOUT_VOICES if v.engine == "espeak"]
+    waits_run, waits_recipe, waits_flat = [], [], []
+    for i, text in enumerate(questions(TEST_NOUNS, 24, rng)):
+        t = make_turn(voices[i % len(voices)], text, rng)
+        x, speech = seq_frames(t, phases=m.phases)
+        sil = with_probs(silences(t), m.run(x, speech, fs), cfg, fs)
+        _, wait = simulate([{"end_s": t.speech_end_s, "silences": sil}], GIVEN, m.schedule, cfg, fs)[0]
+        waits_flat.append(simulate([{"end_s": t.speech_end_s, "silences": sil}], GIVEN, m.threshold, cfg, fs)[0][1])
+        det = TurnDetector(audio, cfg)
+        n = audio.frame_size
+        ends = [e for j in range(len(t.audio) // n)
+                for e in det.step(AudioFrame(t.audio[j * n:(j + 1) * n], audio.sample_rate, j * fs))
+                if isinstance(e, TurnEnd)]
+        waits_run.append(1000 * (ends[0].t_decided - t.speech_end_s))
+        waits_recipe.append(wait)
+    np.testing.assert_allclose(waits_run, waits_recipe, atol=0.01)  # the same frame, to float rounding
+    assert not np.allclose(waits_recipe, waits_flat)  # some turn is decided by the falling part
+    assert min(waits_run) < 200  # some ended early: the model is in play, not just the 360 ms rule

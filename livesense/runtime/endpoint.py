@@ -195,12 +195,14 @@ def open_model(name: str):
     return EndpointModel.load(name)
 
 
-def endpointer_for(model, sample_rate: int, frame_size: int, frame_s: float):
-    """The ``TurnDetector``'s per-frame helper for ``model`` (either kind)."""
+def endpointer_for(model, sample_rate: int, frame_size: int, frame_s: float, make_vad=None):
+    """The ``TurnDetector``'s per-frame helper for ``model`` (either kind); ``make_vad`` gives
+    the sequence model's extra frame grids their VADs."""
     from livesense.runtime.endpoint_seq import SeqEndpointer, SeqEndpointModel
 
-    cls = SeqEndpointer if isinstance(model, SeqEndpointModel) else Endpointer
-    return cls(model, sample_rate, frame_size, frame_s)
+    if isinstance(model, SeqEndpointModel):
+        return SeqEndpointer(model, sample_rate, frame_size, frame_s, make_vad)
+    return Endpointer(model, sample_rate, frame_size, frame_s)
 
 
 class Endpointer:

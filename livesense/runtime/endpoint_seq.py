@@ -9,8 +9,18 @@ verdict), and a one-layer GRU (``SeqEndpointModel``, 48 units, ~12k weights) rea
 they come. At every silent frame
 its output is p(the turn has ended); ``TurnMachine`` ends the turn at the first silent frame
 from ``TurnConfig.min_stop_s`` on where p passes the shipped threshold, and at ``stop_s``
-whatever it says. After ``RESET_S`` of non-speech the GRU starts afresh (as in training), so
+whatever it says. The threshold may fall as the silence goes on (``schedule``: (silence s,
+threshold) points, linear between them): near ``stop_s`` the turn ends soon anyway, so
+waiting for more certainty buys little, and a turn whose p hovers just under a flat
+threshold no longer waits the full ``stop_s``. After ``RESET_S`` of non-speech the GRU starts afresh (as in training), so
 an endless session never drifts.
+
+Where the 20 ms frames fall in the sound is chance (when capture started, what the browser
+buffered), and one model run on one frame grid flips about a third of turns between "ended
+early" and "waited" when the same audio is shifted by a few ms. So the model file names
+``phases`` (K): the endpointer runs K copies over K frame grids, each ``frame/K`` samples
+behind the last (each with its own VAD and features), and p is their mean. The threshold is
+picked for that mean.
 
 The GRU runs here in numpy (``gru_step``: the torch layout, checked against torch in the
 tests); training is ``scripts/train_endpoint_seq.py``, the file ``models/endpoint/endpoint_seq.npz``.
@@ -122,7 +132,8 @@ ARRAYS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_out", "b_out", "mean", "std")
 class SeqEndpointModel:
     """GRU + logistic read-out over standardised ``FEATURES``; ``threshold`` on p(ended)."""
 
-    def __init__(self, arrays: dict, threshold: float, meta: dict | None = None) -> None:
+    def __init__(self, arrays: dict, threshold: float, meta: dict | None = None, phases: int = 1,
+                 schedule=None) -> None:
         d = len(FEATURES)
         w_ih = np.asarray(arrays["w_ih"], np.float64)
         H = w_ih.shape[0] // 3
@@ -135,6 +146,20 @@ class SeqEndpointModel:
         self.a = {k: np.asarray(arrays[k], np.float64) for k in ARRAYS}
         self.hidden = H
         self.threshold, self.meta = float(threshold), dict(meta or {})
+        if int(phases) < 1:
+            raise ModelFileError(f"end-of-turn model: phases must be >= 1, not {phases}")
+        self.phases = int(phases)  # frame grids averaged (see the module doc); the threshold is for their mean
+        self.schedule = [(float(t), float(th)) for t, th in schedule] if schedule else None
+        if self.schedule and any(b[0] <= a[0] for a, b in zip(self.schedule, self.schedule[1:])):
+            raise ModelFileError(f"end-of-turn model: schedule times must rise, got {self.schedule}")
+
+    def threshold_at(self, silence_s: float) -> float:
+        """The threshold on p after ``silence_s`` of silence: ``schedule`` (clamped at its ends)
+        or the flat ``threshold``."""
+        if not self.schedule:
+            return self.threshold
+        t, th = zip(*self.schedule)
+        return float(np.interp(silence_s, t, th))
 
     def step(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, float]:
         """(new state, p(ended)) after one frame's features ``x``."""
@@ -145,7 +170,10 @@ class SeqEndpointModel:
 
     def run(self, x: np.ndarray, speech: np.ndarray, frame_s: float = 0.02) -> np.ndarray:
         """p(ended) at every frame of a recorded turn (features ``x``, VAD ``speech``), exactly
-        as ``SeqEndpointer`` gives them frame by frame: 0 where it rests."""
+        as ``SeqEndpointer`` gives them frame by frame: 0 where it rests. ``x`` (K, n, d) and
+        ``speech`` (K, n) hold K frame grids (``phase_offsets``): the mean of their p."""
+        if np.ndim(x) == 3:
+            return np.mean([self.run(xk, sk, frame_s) for xk, sk in zip(x, speech)], axis=0)
         p = np.zeros(len(x))
         for a, b in segments(speech, max(1, round(RESET_S / frame_s))):
             h = np.zeros(self.hidden)
@@ -155,8 +183,8 @@ class SeqEndpointModel:
 
     def save(self, path: Path) -> str:
         """Write the ``.npz`` (arrays + JSON header) and ``<path>.sha256``; returns the sha256."""
-        header = json.dumps({"features": list(FEATURES), "threshold": self.threshold, "meta": self.meta},
-                            sort_keys=True)
+        header = json.dumps({"features": list(FEATURES), "threshold": self.threshold, "phases": self.phases,
+                             "schedule": self.schedule, "meta": self.meta}, sort_keys=True)
         with open(path, "wb") as f:
             np.savez(f, header=np.array(header), **{k: v.astype(np.float32) for k, v in self.a.items()})
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -183,32 +211,59 @@ class SeqEndpointModel:
         if head.get("features") != list(FEATURES):
             raise ModelFileError(f"end-of-turn model {path} was trained on other features "
                                  f"({len(head.get('features') or [])} of them): retrain it")
-        return cls(arrays, head["threshold"], head.get("meta"))
+        return cls(arrays, head["threshold"], head.get("meta"), head.get("phases", 1), head.get("schedule"))
+
+
+def phase_offsets(frame_size: int, phases: int) -> list[int]:
+    """How many samples each of ``phases`` frame grids lags the capture grid: 0, n/K, 2n/K, ..."""
+    return [k * frame_size // phases for k in range(phases)]
 
 
 class SeqEndpointer:
-    """Owned by ``TurnDetector``: runs the GRU on every frame; ``ended(silence_frames)``."""
+    """Owned by ``TurnDetector``: runs the GRU on every frame of each of the model's frame
+    grids (``phases``; the first is the capture grid, with the detector's own VAD verdict;
+    the others get a VAD each from ``make_vad``); ``ended(silence_frames)``."""
 
-    def __init__(self, model: SeqEndpointModel, sample_rate: int, frame_size: int, frame_s: float) -> None:
+    def __init__(self, model: SeqEndpointModel, sample_rate: int, frame_size: int, frame_s: float,
+                 make_vad=None) -> None:
         self.model = model
-        self.features = SeqFeatures(sample_rate, frame_size, frame_s)
+        self.offsets = phase_offsets(frame_size, model.phases)
+        if model.phases > 1 and make_vad is None:
+            raise ValueError(f"end-of-turn model runs {model.phases} frame grids: give make_vad for the others")
+        self.frame_s = frame_s
+        self.features = [SeqFeatures(sample_rate, frame_size, frame_s) for _ in self.offsets]
+        self.vads = [None] + [make_vad() for _ in self.offsets[1:]]
+        self._recent = np.zeros(2 * frame_size, np.float32)  # last two capture frames: the lagging grids' frames
+        self.h = np.zeros((len(self.offsets), model.hidden))
         self.reset()
 
     def reset(self) -> None:
-        self.features.reset()  # starts as after a long silence: resting
-        self.h = np.zeros(self.model.hidden)
+        for f in self.features:
+            f.reset()  # starts as after a long silence: resting
+        for v in self.vads:
+            if hasattr(v, "reset"):
+                v.reset()
+        self._recent[:] = 0.0
+        self.h[:] = 0.0
         self.last_prob = 0.0
 
     def push(self, frame: np.ndarray, speech: bool) -> None:
-        x = self.features.push(frame, speech)
-        if self.features.resting:
-            self.h[:] = 0.0
-            self.last_prob = 0.0
-            return
-        self.h, self.last_prob = self.model.step(x, self.h)
+        n = frame.shape[0]
+        self._recent[:n] = self._recent[n:]
+        self._recent[n:] = frame
+        total = 0.0
+        for k, (off, feats, vad) in enumerate(zip(self.offsets, self.features, self.vads)):
+            f = frame if off == 0 else self._recent[n - off:2 * n - off]
+            x = feats.push(f, speech if vad is None else vad.is_speech(f))
+            if feats.resting:
+                self.h[k] = 0.0
+                continue
+            self.h[k], p = self.model.step(x, self.h[k])
+            total += p
+        self.last_prob = total / len(self.offsets)
 
     def ended(self, silence_frames: int) -> bool:
-        return self.last_prob >= self.model.threshold
+        return self.last_prob >= self.model.threshold_at(silence_frames * self.frame_s)
 
 
 def segments(speech: np.ndarray, reset_frames: int) -> list[tuple[int, int]]:

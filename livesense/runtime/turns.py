@@ -153,7 +153,8 @@ def default_endpointer(audio: AudioConfig, turn: TurnConfig) -> Endpointer | Non
     turns queue (no barge-in), where an early end could not be taken back."""
     if turn.endpoint_model is None or not turn.barge_in:
         return None
-    return endpointer_for(open_model(turn.endpoint_model), audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
+    return endpointer_for(open_model(turn.endpoint_model), audio.sample_rate, audio.frame_size, audio.frame_ms / 1000,
+                          lambda: default_vad(audio, turn))
 
 
 class TurnDetector:

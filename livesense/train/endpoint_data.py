@@ -208,21 +208,28 @@ def silences(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | Non
     return out
 
 
-def seq_frames(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | None = None):
-    """(frame features (n, d) float32, VAD speech (n,) bool) of a turn, frame by frame as
-    ``SeqEndpointer`` sees it (runtime/endpoint_seq.py)."""
-    from livesense.runtime.endpoint_seq import SeqFeatures
+def seq_frames(turn: Turn, audio: AudioConfig | None = None, cfg: TurnConfig | None = None, phases: int = 1):
+    """(frame features, VAD speech) of a turn, frame by frame as ``SeqEndpointer`` sees it
+    (runtime/endpoint_seq.py): (n, d) float32 and (n,) bool for one frame grid; for
+    ``phases`` > 1, (K, n, d) and (K, n), grid k lagging the capture grid by
+    ``phase_offsets(frame, K)[k]`` samples (silence before the clip, as at a stream's start)."""
+    from livesense.runtime.endpoint_seq import SeqFeatures, phase_offsets
     from livesense.runtime.turns import default_vad
 
     audio, cfg = audio or AudioConfig(), cfg or TurnConfig()
-    vad, feats = default_vad(audio, cfg), SeqFeatures(audio.sample_rate, audio.frame_size, audio.frame_ms / 1000)
-    n = len(turn.audio) // audio.frame_size
-    x, speech = [], np.zeros(n, bool)
-    for i in range(n):
-        f = turn.audio[i * audio.frame_size:(i + 1) * audio.frame_size]
-        speech[i] = vad.is_speech(f)
-        x.append(feats.push(f, bool(speech[i])))
-    return np.asarray(x, np.float32), speech
+    n_fr, size = len(turn.audio) // audio.frame_size, audio.frame_size
+    xs, sps = [], []
+    for off in phase_offsets(size, phases):
+        y = np.concatenate([np.zeros(off, np.float32), turn.audio])
+        vad, feats = default_vad(audio, cfg), SeqFeatures(audio.sample_rate, size, audio.frame_ms / 1000)
+        x, speech = [], np.zeros(n_fr, bool)
+        for i in range(n_fr):
+            f = y[i * size:(i + 1) * size]
+            speech[i] = vad.is_speech(f)
+            x.append(feats.push(f, bool(speech[i])))
+        xs.append(np.asarray(x, np.float32))
+        sps.append(speech)
+    return (xs[0], sps[0]) if phases == 1 else (np.stack(xs), np.stack(sps))
 
 
 def decision_frames(sil: list[Silence], cfg: TurnConfig, frame_s: float) -> list[np.ndarray]:
@@ -248,17 +255,24 @@ class GIVEN:
         return p
 
 
-def simulate(turns, model, threshold: float, cfg: TurnConfig, frame_s: float):
+def simulate(turns, model, threshold, cfg: TurnConfig, frame_s: float):
     """Per turn (``{"end_s", "silences"}``): (decided at its end?, wait after the true end of
-    speech in ms) under ``model`` at ``threshold``, or the fixed stop_s rule if ``model`` is None."""
+    speech in ms) under ``model`` at ``threshold`` (a number, or a schedule of (silence s,
+    threshold) points as ``SeqEndpointModel.threshold_at``), or the fixed stop_s rule if
+    ``model`` is None."""
     lo, hi = cfg.frames(cfg.min_stop_s, round(1000 * frame_s)), cfg.frames(cfg.stop_s, round(1000 * frame_s))
+    if np.ndim(threshold):
+        t, th = zip(*threshold)
+        thr = np.interp(np.arange(hi + 1) * frame_s, t, th)
+    else:
+        thr = np.full(hi + 1, float(threshold))
     out = []
     for t in turns:
         for s in t["silences"]:
             k_end = None
             if model is not None:
                 for j, f in enumerate(s.features):
-                    if s.first + j >= lo and model.prob(f) >= threshold:
+                    if lo <= s.first + j < hi and model.prob(f) >= thr[s.first + j]:
                         k_end = s.first + j
                         break
             if k_end is None and s.frames >= hi:
