@@ -193,6 +193,13 @@ def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str,
         "barge_in_ms": barge_in_ms(cut_report, cut),
         "stages": lat["stages"], "m2e": m2e, "turn_floors": floors,
     }
+    if result["barge_in_ms"] is None:  # not confirmed: say what the barge-in run saw, to look into it
+        t0 = cut_report["marks"][SESSION]["source_start"]
+        result["barge_in_counters"] = cut_report.get("counters", {})
+        result["barge_in_marks"] = {str(k): {n: round(v - t0, 3) for n, v in m.items() if isinstance(v, float)}
+                                    for k, m in cut_report["marks"].items() if k != SESSION}
+        result["barge_in_script"] = [(t["text"], t["voice"], round(t["start_s"], 3), round(t["end_s"], 3))
+                                     for t in cut.turns]
     return result, report, rows
 
 

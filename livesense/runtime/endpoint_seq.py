@@ -12,15 +12,15 @@ from ``TurnConfig.min_stop_s`` on where p passes the shipped threshold, and at `
 whatever it says. The threshold may fall as the silence goes on (``schedule``: (silence s,
 threshold) points, linear between them): near ``stop_s`` the turn ends soon anyway, so
 waiting for more certainty buys little, and a turn whose p hovers just under a flat
-threshold no longer waits the full ``stop_s``. After ``RESET_S`` of non-speech the GRU starts afresh (as in training), so
-an endless session never drifts.
+threshold no longer waits the full ``stop_s``. After ``RESET_S`` of non-speech the GRU
+starts afresh (as in training), so an endless session never drifts.
 
 Where the 20 ms frames fall in the sound is chance (when capture started, what the browser
-buffered), and one model run on one frame grid flips about a third of turns between "ended
-early" and "waited" when the same audio is shifted by a few ms. So the model file names
-``phases`` (K): the endpointer runs K copies over K frame grids, each ``frame/K`` samples
-behind the last (each with its own VAD and features), and p is their mean. The threshold is
-picked for that mean.
+buffered), and one run on one frame grid moves many turns between "ended early" and
+"waited" when the same audio is shifted by a few ms (figures in the model card). So the
+model file names ``phases`` (K): the endpointer runs K copies over K frame grids, each
+``frame/K`` samples behind the last (each with its own VAD and features), and p is their
+mean. The threshold is picked for that mean.
 
 The GRU runs here in numpy (``gru_step``: the torch layout, checked against torch in the
 tests); training is ``scripts/train_endpoint_seq.py``, the file ``models/endpoint/endpoint_seq.npz``.
