@@ -142,12 +142,12 @@ def browser_p50(script, agent: str, tmp: str) -> dict:
     r = browser_latency(wav, n_turns=len(script.turns), agent=agent)
     return {k: r.get(k) for k in ("browser_p50_ms", "browser_p95_ms")} | {
         "browser_underruns": r.get("underruns"),
-        "browser_m2e_ms": dict(zip(r.get("per_turn_q") or [], r.get("per_turn_ms") or []))}  # by question
+        "browser_m2e_ms": dict(zip(r.get("per_turn_q") or [], r.get("per_turn_ms") or []))}  # by turn index
 
 
 def browser_added_ms(cli_m2e: dict, browser_m2e: dict | None) -> float | None:
     """What the browser path adds, turn by turn: the median of (browser - CLI) mouth-to-ear
-    over the questions both answered. With an end-of-turn model the two p50s may fall in
+    over the turns (by index in the script) both answered. With an end-of-turn model the two p50s may fall in
     different humps of the distribution (each session's audio reaches the detector its own
     way and some turns end early in one and not the other); the per-turn median is not
     thrown by a few such turns."""
@@ -206,13 +206,13 @@ def measure(agent: str, cfg: Config, script, cut, speaker: str | None, tmp: str,
         "stages": lat["stages"], "m2e": m2e, "turn_floors": floors,
     }
     if missed is not None:  # not confirmed: say what the first such barge-in run saw, to look into it
-        cut_report, cut = missed
-        t0 = cut_report["marks"][SESSION]["source_start"]
-        result["barge_in_counters"] = cut_report.get("counters", {})
+        miss_report, miss_script = missed
+        t0 = miss_report["marks"][SESSION]["source_start"]
+        result["barge_in_counters"] = miss_report.get("counters", {})
         result["barge_in_marks"] = {str(k): {n: round(v - t0, 3) for n, v in m.items() if isinstance(v, float)}
-                                    for k, m in cut_report["marks"].items() if k != SESSION}
+                                    for k, m in miss_report["marks"].items() if k != SESSION}
         result["barge_in_script"] = [(t["text"], t["voice"], round(t["start_s"], 3), round(t["end_s"], 3))
-                                     for t in cut.turns]
+                                     for t in miss_script.turns]
     return result, report, rows
 
 

@@ -270,7 +270,7 @@ def main(argv=None) -> int:
             else (lambda t: t)
         probs = {k: scored([one(t) for t in v], model, cfg, frame_s) for k, v in sets.items() if k != "fit"}
         pts = {k: [(th, summary(simulate(v, GIVEN, th, cfg, frame_s))) for th in grid] for k, v in probs.items()}
-        rules = [th for th in grid] + ([((span[0], a), (span[1], b)) for a in grid for b in grid if b < a]
+        rules = list(grid) + ([((span[0], a), (span[1], b)) for a in grid for b in grid if b < a]
                                         if falling else [])
         val = [(summary(simulate(probs["val"], GIVEN, r, cfg, frame_s)), r) for r in rules]
         ok = [(s["wait_mean_ms"], i) for i, (s, _) in enumerate(val) if s["cut_early"] <= allowed]

@@ -129,6 +129,16 @@ def gru_step(x: np.ndarray, h: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b
 ARRAYS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_out", "b_out", "mean", "std")
 
 
+def threshold_at(rule, silence_s):
+    """A threshold rule's value after ``silence_s`` (a number or an array of them) of silence:
+    ``rule`` is a flat threshold, or (silence s, threshold) points, linear between them and
+    clamped at their ends. The one place a rule is read (the runtime and the recipe's scoring)."""
+    if np.ndim(rule) == 0:
+        return np.full(np.shape(silence_s), float(rule))
+    t, th = zip(*rule)
+    return np.interp(silence_s, t, th)
+
+
 class SeqEndpointModel:
     """GRU + logistic read-out over standardised ``FEATURES``; ``threshold`` on p(ended)."""
 
@@ -156,10 +166,7 @@ class SeqEndpointModel:
     def threshold_at(self, silence_s: float) -> float:
         """The threshold on p after ``silence_s`` of silence: ``schedule`` (clamped at its ends)
         or the flat ``threshold``."""
-        if not self.schedule:
-            return self.threshold
-        t, th = zip(*self.schedule)
-        return float(np.interp(silence_s, t, th))
+        return float(threshold_at(self.schedule or self.threshold, silence_s))
 
     def step(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, float]:
         """(new state, p(ended)) after one frame's features ``x``."""

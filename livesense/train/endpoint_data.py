@@ -260,12 +260,10 @@ def simulate(turns, model, threshold, cfg: TurnConfig, frame_s: float):
     speech in ms) under ``model`` at ``threshold`` (a number, or a schedule of (silence s,
     threshold) points as ``SeqEndpointModel.threshold_at``), or the fixed stop_s rule if
     ``model`` is None."""
+    from livesense.runtime.endpoint_seq import threshold_at
+
     lo, hi = cfg.frames(cfg.min_stop_s, round(1000 * frame_s)), cfg.frames(cfg.stop_s, round(1000 * frame_s))
-    if np.ndim(threshold):
-        t, th = zip(*threshold)
-        thr = np.interp(np.arange(hi + 1) * frame_s, t, th)
-    else:
-        thr = np.full(hi + 1, float(threshold))
+    thr = threshold_at(threshold, np.arange(hi + 1) * frame_s)  # by silent-frame count
     out = []
     for t in turns:
         for s in t["silences"]:
