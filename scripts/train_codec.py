@@ -4,11 +4,14 @@
 Recipe (reproducible from --seed): train sentences (livesense.corpus.sentences("train"))
 × (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices)
 + one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features ->
-compressed band magnitudes (power gamma) -> per-dimension normalisation -> greedy RVQ
-(k-means per stage) -> a least-squares context decoder. Held-out voices and
-held-out sentences are never read here.
+compressed band magnitudes (power gamma) -> per-dimension normalisation -> stage 1: k-means
+of the source (log-f0, voicing) -> stages 2-4: the learned envelope transform (encoder MLP,
+3-stage RVQ of its latent, decoder MLP; livesense.codec.learn, torch). ``--plain`` makes the
+earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and a
+least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
-    python scripts/train_codec.py            # ~12 min on one core (corpus ~5 min, RVQ ~6 min)
+    python scripts/train_codec.py            # ~15 min on one core (corpus ~5 min when not cached)
+    python scripts/train_codec.py --plain    # ~12 min
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ def parse_args():
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
                    help="decode each frame from its own codes only")
+    p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
+    p.add_argument("--epochs", type=int, default=12, help="learned transform: training epochs")
+    p.add_argument("--hidden", type=int, default=512, help="learned transform: width of the MLPs' hidden layers")
+    p.add_argument("--lat", type=int, default=64, help="learned transform: latent dims")
     p.add_argument("--gamma", type=float, default=0.5, help="quantize band magnitudes compressed to the power "
                    "gamma (0: log band powers, the first shipped codebooks)")
     return p.parse_args()
@@ -67,7 +74,8 @@ def features(clips, c):
         xp = np.zeros(-(-(len(x) + c.delay) // c.frame_size) * c.frame_size, np.float32)
         xp[: len(x)] = x
         out.append(FeatureEncoder(c).step(xp))
-    return np.concatenate(out)
+    starts = np.cumsum([0] + [len(f) for f in out[:-1]])
+    return np.concatenate(out), starts
 
 
 def band_weights(c, outside: float) -> np.ndarray:
@@ -115,20 +123,30 @@ def main():
     from livesense.codec.rvq import fit_context_decoder, save_codebooks, train_rvq
 
     clips, labels = corpus(a.corpus, a.seed)
-    F_all = features(clips, c)  # consecutive frames, clip after clip
+    F_all, starts = features(clips, c)  # consecutive frames, clip after clip
     rng = np.random.default_rng(a.seed)
     F = F_all
     if len(F) > a.max_frames:
         F = F[np.sort(rng.choice(len(F), a.max_frames, replace=False))]
     norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside, a.gamma)
-    books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
-                      masks=stage_masks(c))
-    post = fit_context_decoder(norm.forward(F_all), books) if a.context_decoder else None
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
               "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma}
-    recipe["context_decoder"] = bool(a.context_decoder)
-    digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, post=post)
+    if a.plain:
+        books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
+                          masks=stage_masks(c))
+        post = fit_context_decoder(norm.forward(F_all), books) if a.context_decoder else None
+        recipe["context_decoder"] = bool(a.context_decoder)
+        digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, post=post)
+    else:
+        from livesense.codec.learn import TransformConfig, train_transform
+
+        books = train_rvq(norm.forward(F), 1, c.codebook_size, a.iters, seed=a.seed, masks=stage_masks(c)[:1])
+        cfg = TransformConfig(lat=a.lat, hidden=a.hidden, epochs=a.epochs, seed=a.seed)
+        tf = train_transform(norm.forward(F_all)[:, : c.n_sub * c.n_mel], starts, c.n_codebooks - 1,
+                             c.codebook_size, cfg)
+        recipe["transform"] = {k: v for k, v in vars(cfg).items()}
+        digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, transform=tf)
     print(json.dumps({"out": a.out, "sha256": digest, **recipe}))
 
 

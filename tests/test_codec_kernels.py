@@ -116,3 +116,18 @@ def test_rvq_beam_beats_greedy_on_average(rng):
     act = K.active_dims(books)
     greedy = K.rvq_search(x, books, act, K.book_norms(books, act))
     assert err(K.rvq_search_beam(x, books, act, 4)).mean() < err(greedy).mean()
+
+
+def test_dense_matches_twin_and_rows_do_not_depend_on_batch(rng):
+    x = rng.standard_normal((9, 40)).astype(np.float32)
+    x[x < 0.2] = 0.0  # post-ReLU inputs: many exact zeros (skipped)
+    w = rng.standard_normal((40, 24)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    for relu in (True, False):
+        out = K.dense(x, w, b, relu)
+        np.testing.assert_array_equal(out, R.dense(x, w, b, relu))
+        rows = np.concatenate([K.dense(x[i:i + 1], w, b, relu) for i in range(len(x))])
+        np.testing.assert_array_equal(rows, out)  # a streamed frame = the same frame in a batch
+        want = x.astype(np.float64) @ w + b
+        np.testing.assert_allclose(out, np.maximum(want, 0) if relu else want, atol=1e-4)
+    assert (K.dense(x, w, b, True) >= 0).all()

@@ -20,10 +20,26 @@ def _speechlike(n, seed=0):
     return (0.2 * voiced + noise).astype(np.float32)
 
 
-@pytest.fixture(scope="module", params=["log", "compressed+context"])
+def random_transform(rng, lat=16, hidden=32):
+    """A learned envelope transform with random weights (shapes as the contract needs)."""
+    from livesense.codec.transform import EnvelopeTransform
+
+    m = C.n_sub * C.n_mel
+
+    def layers(n_in, n_out):
+        sizes = [n_in, hidden, hidden, n_out]
+        return [((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32),
+                 (0.1 * rng.standard_normal(b)).astype(np.float32)) for a, b in zip(sizes, sizes[1:])]
+
+    books = rng.standard_normal((C.n_codebooks - 1, lat, C.codebook_size)).astype(np.float32)
+    return EnvelopeTransform(layers(2 * m, lat), layers(3 * lat, m), books)
+
+
+@pytest.fixture(scope="module", params=["log", "compressed+context", "learned transform"])
 def codec(request):
     """Random codebooks in code: the test does not depend on the shipped file. The second
-    variant quantizes compressed magnitudes and decodes with a context decoder (state)."""
+    variant quantizes compressed magnitudes and decodes with a context decoder (state); the
+    third codes the envelope through a learned transform (random weights; state both ways)."""
     rng = np.random.default_rng(1)
     books = (rng.standard_normal((C.n_codebooks, C.dim, C.codebook_size)) * 0.5).astype(np.float32)
     mean = np.zeros(C.dim, np.float32)
@@ -36,6 +52,8 @@ def codec(request):
     mean[:m] = 0.02
     norm = Normalizer(mean, np.full(C.dim, 2.0, np.float32), np.ones(C.dim, np.float32),
                       np.eye(C.dim, dtype=np.float32), 0.5, m)
+    if request.param == "learned transform":
+        return LSC1Codec(books[:1], norm, C, transform=random_transform(rng))
     post = np.concatenate([np.eye(C.dim), 0.2 * rng.standard_normal((C.dim, C.dim)) / np.sqrt(C.dim),
                            np.zeros((1, C.dim))]).astype(np.float32)
     return LSC1Codec(books, norm, C, post=post)
@@ -125,6 +143,11 @@ def test_codes_file_roundtrip_and_contract_check(tmp_path):
     assert meta["utterance"] == "x" and meta["frame_size"] == C.frame_size
     with pytest.raises(ValueError, match="another LSC-1 frame contract"):
         load_codes(tmp_path / "a.npz", replace(C, hop=80))
+    save_codes(tmp_path / "b.npz", codes, codebooks_sha256="a" * 64)
+    assert load_codes(tmp_path / "b.npz", codebooks_sha256="a" * 64)[1]["codebooks_sha256"] == "a" * 64
+    load_codes(tmp_path / "b.npz")  # a reader that names no codebooks is not checked
+    with pytest.raises(ValueError, match="codes made with codebooks aaaa"):
+        load_codes(tmp_path / "b.npz", codebooks_sha256="b" * 64)
 
 
 def test_features_then_quantize_is_step():

@@ -20,6 +20,7 @@ from livesense.codec.contract import CONTRACT, FrameContract
 from livesense.codec.features import Normalizer
 from livesense.codec.rvq import context_rows
 from livesense.codec.stream import FeatureDecoder, FeatureEncoder
+from livesense.codec.transform import EnvelopeTransform
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,23 @@ def check_codes(codes, c: FrameContract) -> np.ndarray:
 
 
 class StreamingEncoder:
-    """PCM chunk (whole frames) -> code ids (n_frames, n_codebooks) int32."""
+    """PCM chunk (whole frames) -> code ids (n_frames, n_codebooks) int32.
 
-    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT):
-        self.c, self.books, self.norm = contract, books, norm
+    With a learned envelope transform the envelope's encoder also reads the frame before,
+    so the encoder keeps the last frame's envelope (state, cleared by ``reset``).
+    """
+
+    def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
+                 transform: EnvelopeTransform | None = None):
+        self.c, self.books, self.norm, self.tf = contract, books, norm, transform
         self._active = K.active_dims(books)
         self._norms = K.book_norms(books, self._active)
         self._feat = FeatureEncoder(contract)
+        self._env = np.zeros(contract.n_sub * contract.n_mel, np.float32)
 
     def reset(self) -> None:
         self._feat.reset()
+        self._env[:] = 0.0
 
     def step(self, chunk) -> np.ndarray:
         return self.quantize(self.features(chunk))
@@ -61,8 +69,18 @@ class StreamingEncoder:
         return self._feat.step(chunk)
 
     def quantize(self, feats: np.ndarray) -> np.ndarray:
-        """The stateless half of ``step``: feature vectors -> code ids (n, n_codebooks)."""
-        return K.rvq_search(self.norm.forward(feats), self.books, self._active, self._norms)
+        """The search half of ``step``: feature vectors -> code ids (n, n_codebooks). Plain
+        codebooks keep no state here; a learned transform carries the last envelope row."""
+        z = self.norm.forward(feats)
+        if self.tf is None:
+            return K.rvq_search(z, self.books, self._active, self._norms)
+        m = self.c.n_sub * self.c.n_mel
+        codes = np.empty((len(z), self.c.n_codebooks), np.int32)
+        codes[:, :1] = K.rvq_search(z, self.books, self._active, self._norms)
+        codes[:, 1:] = self.tf.encode(z[:, :m], self._env)
+        if len(z):
+            self._env[:] = z[-1, :m]
+        return codes
 
 
 class StreamingDecoder:
@@ -73,26 +91,36 @@ class StreamingDecoder:
     """
 
     def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
-                 post: np.ndarray | None = None):
-        self.c, self.books, self.norm, self.post = contract, books, norm, post
+                 post: np.ndarray | None = None, transform: EnvelopeTransform | None = None):
+        self.c, self.books, self.norm, self.post, self.tf = contract, books, norm, post, transform
         self._feat = FeatureDecoder(contract)
         lo, hi = _feature_bounds(norm, contract)
         self._lo, self._hi = lo, hi
         self._prev = np.zeros(contract.dim, np.float32)
+        self._latents = np.zeros((2, transform.lat if transform else 0), np.float32)
 
     def reset(self) -> None:
         self._feat.reset()
         self._prev[:] = 0.0
+        self._latents[:] = 0.0
 
     def step(self, codes) -> np.ndarray:
+        return self._feat.step(self.features(codes))
+
+    def features(self, codes) -> np.ndarray:
+        """The decoding half of ``step`` (advances the same state): ids -> the feature
+        vectors the vocoder is given, clipped to physical bounds."""
         codes = check_codes(codes, self.c)
-        q = K.rvq_decode(codes, self.books)
+        n_plain = self.books.shape[0]
+        q = K.rvq_decode(np.ascontiguousarray(codes[:, :n_plain]), self.books)
+        if self.tf is not None and len(q):
+            env, self._latents = self.tf.decode(np.ascontiguousarray(codes[:, n_plain:]), self._latents)
+            q[:, : env.shape[1]] = env
         if self.post is not None and len(q):
             rows = context_rows(q, self._prev)
             self._prev[:] = q[-1]
             q = rows @ self.post
-        v = self.norm.inverse(q)
-        return self._feat.step(np.clip(v, self._lo, self._hi))
+        return np.clip(self.norm.inverse(q), self._lo, self._hi)
 
 
 def _feature_bounds(norm: Normalizer, c: FrameContract):
@@ -109,8 +137,11 @@ class LSC1Codec:
     """Codebooks + contract; makes streaming encoders/decoders and does one-shot calls."""
 
     def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
-                 meta: dict | None = None, post: np.ndarray | None = None):
+                 meta: dict | None = None, post: np.ndarray | None = None,
+                 transform: EnvelopeTransform | None = None):
         self.c, self.books, self.norm, self.meta, self.post = contract, books, norm, meta or {}, post
+        self.transform = transform
+        self.sha256 = self.meta.get("sha256")  # of the file loaded (None when built in code)
 
     @classmethod
     def load(cls, path: str | Path | None = None, contract: FrameContract = CONTRACT,
@@ -120,13 +151,13 @@ class LSC1Codec:
         books, norm, meta = load_codebooks(Path(path or DEFAULT_CODEBOOKS), contract)
         if warmup:
             K.warmup()
-        return cls(books, norm, contract, meta, meta.pop("post"))
+        return cls(books, norm, contract, meta, meta.pop("post"), meta.pop("transform"))
 
     def encoder(self) -> StreamingEncoder:
-        return StreamingEncoder(self.books, self.norm, self.c)
+        return StreamingEncoder(self.books, self.norm, self.c, self.transform)
 
     def decoder(self) -> StreamingDecoder:
-        return StreamingDecoder(self.books, self.norm, self.c, self.post)
+        return StreamingDecoder(self.books, self.norm, self.c, self.post, self.transform)
 
     def n_frames_for(self, n_samples: int) -> int:
         """Frames needed so the decoded (delayed) stream covers ``n_samples``."""

@@ -146,3 +146,17 @@ def rvq_search_beam(x: np.ndarray, books: np.ndarray, active: np.ndarray, beam: 
             paths = [(e, paths[p][1] - books[s, :, c], paths[p][2] + [c]) for e, p, c in cand[:beam]]
         codes[i] = paths[0][2]
     return codes
+
+
+def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool) -> np.ndarray:
+    """``x @ w + b`` accumulated input by input in float32 (zero inputs skipped), then ReLU."""
+    out = np.empty((x.shape[0], w.shape[1]), np.float32)
+    for r in range(x.shape[0]):
+        acc = b.astype(np.float32).copy()
+        for i in range(x.shape[1]):
+            if x[r, i] != 0.0:
+                acc += x[r, i] * w[i]
+        if relu:
+            acc[acc < 0.0] = 0.0
+        out[r] = acc
+    return out

@@ -101,8 +101,10 @@ def sha256_of(path: Path) -> str:
 
 
 def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: FrameContract,
-                   extra: dict | None = None, post: np.ndarray | None = None) -> str:
-    """Write the .npz and its .sha256; returns the digest."""
+                   extra: dict | None = None, post: np.ndarray | None = None, transform=None) -> str:
+    """Write the .npz and its .sha256; returns the digest. With a learned envelope
+    ``transform`` (:class:`~livesense.codec.transform.EnvelopeTransform`), ``books`` holds
+    only the plain stages before it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**contract.as_dict(), **(extra or {})}
@@ -111,6 +113,7 @@ def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: Fr
                  std=norm.std.astype(np.float32), weight=norm.weight.astype(np.float32),
                  basis=norm.basis.astype(np.float32), gamma=np.float32(norm.gamma),
                  **({} if post is None else {"post": post.astype(np.float32)}),
+                 **({} if transform is None else transform.arrays()),
                  contract=np.array(json.dumps(meta, sort_keys=True)))
     digest = sha256_of(path)
     path.with_suffix(".sha256").write_text(f"{digest}  {path.name}\n")
@@ -120,24 +123,34 @@ def save_codebooks(path: Path, books: np.ndarray, norm: Normalizer, contract: Fr
 def load_codebooks(path: Path, contract: FrameContract = CONTRACT, verify: bool = True):
     """Load (books, normalizer, meta); refuse a wrong sha256 or another frame contract.
 
-    ``meta["post"]`` holds the context decoder (see :func:`fit_context_decoder`) or None.
+    ``meta["post"]`` holds the context decoder (see :func:`fit_context_decoder`) or None,
+    ``meta["transform"]`` the learned envelope transform (:mod:`~livesense.codec.transform`) or None.
     """
+    from livesense.codec.transform import PREFIX, EnvelopeTransform
+
     path = Path(path)
+    got = sha256_of(path)
     if verify:
         want = path.with_suffix(".sha256").read_text().split()[0]
-        got = sha256_of(path)
         if got != want:
             raise ValueError(f"{path}: sha256 {got} does not match {want} in {path.with_suffix('.sha256')}")
     z = np.load(path, allow_pickle=False)
     meta = json.loads(str(z["contract"]))
     contract.check(meta, what=str(path))
     books = np.ascontiguousarray(z["books"], dtype=np.float32)
-    expect = (contract.n_codebooks, contract.dim, contract.codebook_size)
+    tf = None
+    if f"{PREFIX}books" in z.files:
+        tf = EnvelopeTransform.from_arrays(z, contract.n_sub * contract.n_mel, contract.n_codebooks - 1,
+                                           contract.codebook_size, what=str(path))
+    expect = (contract.n_codebooks - (tf.stages if tf else 0), contract.dim, contract.codebook_size)
     if books.shape != expect:
         raise ValueError(f"{path}: books shape {books.shape}, contract needs {expect}")
     gamma = float(z["gamma"]) if "gamma" in z.files else 0.0  # files before the compressed domain: log
     norm = Normalizer(z["mean"], z["std"], z["weight"], z["basis"], gamma, contract.n_sub * contract.n_mel)
+    meta["transform"], meta["sha256"] = tf, got
     meta["post"] = np.ascontiguousarray(z["post"], dtype=np.float32) if "post" in z.files else None
+    if meta["post"] is not None and tf is not None:
+        raise ValueError(f"{path}: a context decoder (post) and a learned envelope transform in one file")
     if meta["post"] is not None and meta["post"].shape != (2 * contract.dim + 1, contract.dim):
         raise ValueError(f"{path}: post shape {meta['post'].shape}, contract needs {(2 * contract.dim + 1, contract.dim)}")
     return books, norm, meta

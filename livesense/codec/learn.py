@@ -1,0 +1,164 @@
+"""Training of the learned envelope transform (:mod:`livesense.codec.transform`); needs torch.
+
+Nonlinear transform coding of the envelope: an encoder MLP maps (this frame's, the last
+frame's) normalised envelope to a latent, a 3-stage RVQ quantizes the latent, and a decoder
+MLP rebuilds the envelope from the last three quantized latents. Loss: mean squared error in
+the normalised (RVQ) space, the space the plain codebooks are trained in.
+
+1. Epoch 0 trains encoder and decoder with noise on the latent instead of the quantizer.
+2. The latent RVQ starts from k-means on the trained encoder's latents.
+3. The remaining epochs train through the quantizer (straight-through gradient, commitment
+   loss 0.25); codebooks follow exponential moving averages of their assigned residuals, and an
+   entry that falls out of use is re-seeded from a residual in the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from livesense.codec.transform import EnvelopeTransform
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    lat: int = 64  # latent dims quantized by the RVQ
+    hidden: int = 512  # width of both MLPs' two hidden layers
+    epochs: int = 12
+    batch: int = 512
+    lr: float = 1e-3
+    commit: float = 0.25
+    ema: float = 0.99
+    init_frames: int = 60000  # frames whose latents seed the RVQ (k-means)
+    init_iters: int = 6
+    seed: int = 0
+
+
+def previous(starts: np.ndarray, n: int) -> np.ndarray:
+    """Index of each frame's predecessor in the same clip, -1 for a clip's first frame."""
+    prev = np.arange(n) - 1
+    prev[np.asarray(starts, np.int64)] = -1
+    return prev
+
+
+def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_size: int,
+                    cfg: TransformConfig = TransformConfig(), progress: bool = True) -> EnvelopeTransform:
+    """``env`` (n, E) consecutive normalised envelope rows, clip after clip; ``starts`` the
+    first row of every clip. Returns the transform as float32 arrays."""
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
+    from livesense.codec.rvq import kmeans
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    z = torch.from_numpy(np.ascontiguousarray(env, np.float32))
+    n, e_dim = z.shape
+    p1 = previous(starts, n)
+    p2 = np.where(p1 >= 0, p1[np.maximum(p1, 0)], -1)
+
+    def mlp(n_in, n_out):
+        return nn.Sequential(nn.Linear(n_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden),
+                             nn.ReLU(), nn.Linear(cfg.hidden, n_out))
+
+    enc, dec = mlp(2 * e_dim, cfg.lat), mlp(3 * cfg.lat, e_dim)
+    books = torch.zeros(stages, codebook_size, cfg.lat)
+
+    def rows(idx):  # z rows, zeros where idx < 0
+        out = z[np.maximum(idx, 0)].clone()
+        out[torch.from_numpy(idx < 0)] = 0.0
+        return out
+
+    def encode(idx):
+        return enc(torch.cat([rows(idx), rows(np.where(idx >= 0, p1[np.maximum(idx, 0)], -1))], 1))
+
+    def quantize(e):
+        res, q, ids = e, torch.zeros_like(e), []
+        for s in range(stages):
+            k = ((books[s] ** 2).sum(1)[None] - 2.0 * res @ books[s].T).argmin(1)
+            ids.append(k)
+            q, res = q + books[s][k], res - books[s][k]
+        return q, ids
+
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    per_epoch = n // cfg.batch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * per_epoch, pct_start=0.05)
+    ema_n = ema_w = None
+    bar = tqdm(total=cfg.epochs * per_epoch, desc="envelope transform", unit="step", disable=not progress)
+    for epoch in range(cfg.epochs):
+        if epoch == 1:
+            ema_n, ema_w = _init_books(encode, books, rng, n, cfg, kmeans, progress)
+        perm, total = rng.permutation(n), 0.0
+        for b in range(per_epoch):
+            i = perm[b * cfg.batch:(b + 1) * cfg.batch]
+            lat = [encode(i), encode(p1[i]), encode(p2[i])]
+            gone = [None, torch.from_numpy(p1[i] < 0)[:, None], torch.from_numpy(p2[i] < 0)[:, None]]
+            if epoch == 0:
+                feed = [e + 0.3 * e.detach().std() * torch.randn_like(e) for e in lat]
+                commit = torch.zeros(())
+            else:
+                with torch.no_grad():
+                    quant = [quantize(e.detach()) for e in lat]
+                    _update_books(books, ema_n, ema_w, lat[0].detach(), quant[0][1], cfg.ema)
+                feed = [e + (q - e).detach() for e, (q, _) in zip(lat, quant)]
+                commit = sum(((e - q) ** 2).mean() for e, (q, _) in zip(lat, quant)) / 3
+            feed = [f if g is None else f.masked_fill(g, 0.0) for f, g in zip(feed, gone)]
+            loss = ((dec(torch.cat(feed, 1)) - z[i]) ** 2).mean() + cfg.commit * commit
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            bar.update(1)
+        log.info("epoch %d: loss %.4f", epoch, total / per_epoch)
+        bar.set_postfix(loss=f"{total / per_epoch:.4f}")
+    bar.close()
+    if cfg.epochs == 1:  # never trained through the quantizer: still needs codebooks
+        _init_books(encode, books, rng, n, cfg, kmeans, progress)
+
+    def export(seq):
+        return [(m.weight.detach().numpy().T.astype(np.float32).copy(), m.bias.detach().numpy().astype(np.float32).copy())
+                for m in seq if isinstance(m, nn.Linear)]
+
+    return EnvelopeTransform(export(enc), export(dec),
+                             np.ascontiguousarray(books.numpy().transpose(0, 2, 1), np.float32))
+
+
+def _init_books(encode, books, rng, n, cfg, kmeans, progress):
+    """k-means RVQ on the encoder's latents; returns the EMA statistics that follow it."""
+    import torch
+
+    sel = rng.choice(n, min(cfg.init_frames, n), replace=False)
+    with torch.no_grad():
+        res = encode(sel).numpy().astype(np.float32)
+    for s in range(books.shape[0]):
+        cent = kmeans(res, books.shape[1], cfg.init_iters, rng, desc=f"latent stage {s + 1}", progress=progress)
+        books[s] = torch.from_numpy(cent)
+        d = (cent ** 2).sum(1)[None] - 2.0 * res @ cent.T
+        res = res - cent[d.argmin(1)]
+    return torch.ones(books.shape[:2]), books.clone()
+
+
+def _update_books(books, ema_n, ema_w, e, ids, decay):
+    """EMA codebook step per stage on the residual that stage saw; dead entries re-seeded."""
+    import torch
+
+    res = e
+    for s in range(books.shape[0]):
+        k = ids[s]
+        onehot = torch.zeros(len(k), books.shape[1])
+        onehot[torch.arange(len(k)), k] = 1.0
+        ema_n[s] = decay * ema_n[s] + (1 - decay) * onehot.sum(0)
+        ema_w[s] = decay * ema_w[s] + (1 - decay) * (onehot.T @ res)
+        books[s] = ema_w[s] / ema_n[s].clamp_min(1e-5)[:, None]
+        dead = ema_n[s] < 1e-3
+        if dead.any():
+            seed = res[torch.randint(len(res), (int(dead.sum()),))]
+            books[s][dead], ema_w[s][dead], ema_n[s][dead] = seed, seed, 1.0
+        res = res - books[s][k]

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Two or more LSC-1 codebook files on the same cached clips, in one run (an A/B).
+
+    python scripts/codec_ab.py models/lsc1/lsc1_codebooks.npz other.npz --clips data/lsc1_dev_12.npz
+
+``--clips`` is a corpus cache (``audio``, ``offsets``, ``labels`` as
+``livesense.corpus.dataset.build_corpus`` writes it). Prints STOI and PESQ-WB per file and
+per voice; the last line is JSON. PESQ runs on every ``--pesq-every``-th clip (it is slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", help="codebook files (.npz with a .sha256 beside it)")
+    p.add_argument("--clips", required=True, help="corpus cache .npz (audio, offsets, labels)")
+    p.add_argument("--pesq-every", type=int, default=2)
+    a = p.parse_args()
+    from pesq import pesq
+    from pystoi import stoi
+    from tqdm import tqdm
+
+    from livesense.codec import LSC1Codec
+
+    z = np.load(a.clips)
+    audio, offsets, labels = z["audio"], z["offsets"], [str(s) for s in z["labels"]]
+    clips = [audio[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+    out = {}
+    for f in a.files:
+        codec = LSC1Codec.load(f)
+        st, pq, per = [], [], {}
+        for i, (x, lab) in enumerate(tqdm(list(zip(clips, labels)), desc=Path(f).name, unit="clip")):
+            y = codec.decode(codec.encode(x), len(x))
+            st.append(stoi(x, y, SR))
+            per.setdefault(lab.split("|")[0], []).append(st[-1])
+            if i % a.pesq_every == 0:
+                pq.append(pesq(SR, x, y, "wb"))
+        out[f] = {"stoi": round(float(np.mean(st)), 4), "pesq_wb": round(float(np.mean(pq)), 3),
+                  "per_voice_stoi": {k: round(float(np.mean(v)), 4) for k, v in sorted(per.items())}}
+        print(f"{f}: STOI {out[f]['stoi']:.4f} PESQ-WB {out[f]['pesq_wb']:.3f}  " +
+              ", ".join(f"{k} {v:.3f}" for k, v in out[f]["per_voice_stoi"].items()))
+    print(json.dumps({"clips": len(clips), "source": a.clips, "files": out}))
+
+
+if __name__ == "__main__":
+    main()
