@@ -10,7 +10,7 @@ of the source (log-f0, voicing) -> stages 2-4: the learned envelope transform (e
 earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and a
 least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
-    python scripts/train_codec.py            # ~15 min on one core (corpus ~5 min when not cached)
+    python scripts/train_codec.py            # ~30 min on one core (+ ~5 min to build the corpus once)
     python scripts/train_codec.py --plain    # ~12 min
 """
 
@@ -40,17 +40,20 @@ def parse_args():
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
                    help="decode each frame from its own codes only")
+    p.add_argument("--extra-espeak", type=int, default=0, help="more espeak-ng voices per sentence, from a second "
+                   "seeded pool of 60 (+1 augmented copy each)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
-    p.add_argument("--epochs", type=int, default=12, help="learned transform: training epochs")
-    p.add_argument("--hidden", type=int, default=512, help="learned transform: width of the MLPs' hidden layers")
+    p.add_argument("--epochs", type=int, default=24, help="learned transform: training epochs")
+    p.add_argument("--hidden", type=int, default=768, help="learned transform: width of the MLPs' hidden layers")
     p.add_argument("--lat", type=int, default=64, help="learned transform: latent dims")
     p.add_argument("--gamma", type=float, default=0.5, help="quantize band magnitudes compressed to the power "
                    "gamma (0: log band powers, the first shipped codebooks)")
     return p.parse_args()
 
 
-def corpus(path: str, seed: int):
-    """Each train sentence: 1 Piper joe speed + 3 of 60 random espeak-ng voices, +1 augmented copy."""
+def corpus(path: str, seed: int, extra_espeak: int = 0):
+    """Each train sentence: 1 Piper joe speed + 3 of 60 random espeak-ng voices, +1 augmented
+    copy; ``extra_espeak`` more voices per sentence from a second pool of 60 (other seed)."""
     from livesense.corpus import sentences
     from livesense.corpus.dataset import build_corpus
     from livesense.corpus.voices import PIPER_TRAIN_VOICES, espeak_train_voices
@@ -61,6 +64,10 @@ def corpus(path: str, seed: int):
                          seed=seed, n_voices_per_text=1, n_aug=1)
     b, lb = build_corpus(base.with_name(base.stem + "_espeak.npz"), texts,
                          espeak_train_voices(60, seed), seed=seed + 1, n_voices_per_text=3, n_aug=1)
+    if extra_espeak:
+        c, lc = build_corpus(base.with_name(base.stem + f"_espeak2x{extra_espeak}.npz"), texts,
+                             espeak_train_voices(60, seed + 2), seed=seed + 3, n_voices_per_text=extra_espeak, n_aug=1)
+        b, lb = b + c, lb + lc
     return a + b, la + lb
 
 
@@ -122,7 +129,7 @@ def main():
     c = replace(c, n_mel=a.n_mel) if a.n_mel else c
     from livesense.codec.rvq import fit_context_decoder, save_codebooks, train_rvq
 
-    clips, labels = corpus(a.corpus, a.seed)
+    clips, labels = corpus(a.corpus, a.seed, a.extra_espeak)
     F_all, starts = features(clips, c)  # consecutive frames, clip after clip
     rng = np.random.default_rng(a.seed)
     F = F_all
@@ -131,7 +138,7 @@ def main():
     norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside, a.gamma)
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
-              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma}
+              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma, "extra_espeak": a.extra_espeak}
     if a.plain:
         books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
                           masks=stage_masks(c))

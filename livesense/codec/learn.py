@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TransformConfig:
     lat: int = 64  # latent dims quantized by the RVQ
-    hidden: int = 512  # width of both MLPs' two hidden layers
-    epochs: int = 12
+    hidden: int = 768  # width of both MLPs' two hidden layers
+    epochs: int = 24
     batch: int = 512
     lr: float = 1e-3
     commit: float = 0.25
