@@ -40,7 +40,7 @@ def parse_args():
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
                    help="decode each frame from its own codes only")
-    p.add_argument("--extra-espeak", type=int, default=0, help="more espeak-ng voices per sentence, from a second "
+    p.add_argument("--extra-espeak", type=int, default=3, help="more espeak-ng voices per sentence, from a second "
                    "seeded pool of 60 (+1 augmented copy each)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
     p.add_argument("--epochs", type=int, default=24, help="learned transform: training epochs")
