@@ -3,8 +3,8 @@
 
     python scripts/codec_ab.py models/lsc1/lsc1_codebooks.npz other.npz --clips data/lsc1_dev_12.npz
 
-``--clips`` is a corpus cache (``audio``, ``offsets``, ``labels`` as
-``livesense.corpus.dataset.build_corpus`` writes it). Prints STOI and PESQ-WB per file and
+``--clips`` is a corpus cache (``livesense.corpus.dataset.build_corpus`` writes it,
+``load_corpus`` reads it). Prints STOI and PESQ-WB per file and
 per voice; the last line is JSON. PESQ runs on every ``--pesq-every``-th clip (it is slow).
 """
 
@@ -30,10 +30,9 @@ def main():
     from tqdm import tqdm
 
     from livesense.codec import LSC1Codec
+    from livesense.corpus.dataset import load_corpus
 
-    z = np.load(a.clips)
-    audio, offsets, labels = z["audio"], z["offsets"], [str(s) for s in z["labels"]]
-    clips = [audio[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+    clips, labels = load_corpus(a.clips)
     out = {}
     for f in a.files:
         codec = LSC1Codec.load(f)
@@ -41,7 +40,7 @@ def main():
         for i, (x, lab) in enumerate(tqdm(list(zip(clips, labels)), desc=Path(f).name, unit="clip")):
             y = codec.decode(codec.encode(x), len(x))
             st.append(stoi(x, y, SR))
-            per.setdefault(lab.split("|")[0], []).append(st[-1])
+            per.setdefault(str(lab).split("|")[0], []).append(st[-1])
             if i % a.pesq_every == 0:
                 pq.append(pesq(SR, x, y, "wb"))
         out[f] = {"stoi": round(float(np.mean(st)), 4), "pesq_wb": round(float(np.mean(pq)), 3),

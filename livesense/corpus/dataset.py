@@ -36,14 +36,19 @@ def _render(texts, voices, n_voices_per_text, rng, n_aug, progress):
     return clips, labels
 
 
+def load_corpus(path: str | Path):
+    """A corpus cache written by :func:`build_corpus` -> (list of float32 clips, labels)."""
+    z = np.load(path, allow_pickle=False)
+    audio, offs = z["audio"], z["offsets"]  # read each array once
+    return [audio[a:b] for a, b in zip(offs[:-1], offs[1:])], list(z["labels"])
+
+
 def build_corpus(path: str | Path, texts: list[str], voices: tuple[Voice, ...], seed: int = 0,
                  n_voices_per_text: int = 2, n_aug: int = 0, progress: bool = True):
     """Render (or load from ``path``) clips; returns (list of float32 arrays, labels)."""
     path = Path(path)
     if path.exists():
-        z = np.load(path, allow_pickle=False)
-        audio, offs = z["audio"], z["offsets"]  # read each array once
-        return [audio[a:b] for a, b in zip(offs[:-1], offs[1:])], list(z["labels"])
+        return load_corpus(path)
     rng = np.random.default_rng(seed)
     clips, labels = _render(texts, voices, n_voices_per_text, rng, n_aug, progress)
     offs = np.cumsum([0] + [len(c) for c in clips])
