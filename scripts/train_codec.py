@@ -10,8 +10,9 @@ of the source (log-f0, voicing) -> stages 2-4: the learned envelope transform (e
 earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and a
 least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
-    python scripts/train_codec.py            # ~30 min on one core (+ ~5 min to build the corpus once)
-    python scripts/train_codec.py --plain    # ~12 min
+    python scripts/train_codec.py            # ~45 min on one core (+ ~6 min to build the corpus once)
+    python scripts/train_codec.py --plain --extra-espeak 0   # ~12 min: the recipe of the earlier
+                      # plain file (models/tiny/lsc1_codebooks.npz); not bit for bit, see its card
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def stage_masks(c) -> np.ndarray:
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     a = parse_args()
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from livesense.codec.contract import CONTRACT as c
 
@@ -138,7 +139,8 @@ def main():
     norm = normalizer(F, c, a.weight_f0, a.weight_voicing, a.weight_outside, a.gamma)
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
-              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma, "extra_espeak": a.extra_espeak}
+              "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma,
+              "extra_espeak": a.extra_espeak}
     if a.plain:
         books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
                           masks=stage_masks(c))
@@ -152,7 +154,7 @@ def main():
         cfg = TransformConfig(lat=a.lat, hidden=a.hidden, epochs=a.epochs, seed=a.seed)
         tf = train_transform(norm.forward(F_all)[:, : c.n_sub * c.n_mel], starts, c.n_codebooks - 1,
                              c.codebook_size, cfg)
-        recipe["transform"] = {k: v for k, v in vars(cfg).items()}
+        recipe["transform"] = asdict(cfg)
         digest = save_codebooks(Path(a.out), books, norm, c, extra=recipe, transform=tf)
     print(json.dumps({"out": a.out, "sha256": digest, **recipe}))
 
