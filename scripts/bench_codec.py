@@ -131,15 +131,13 @@ def breakdown(codec, clips) -> dict:
     dims) or only the source (log-f0, voicing) taken from the quantized frame."""
     from pystoi import stoi
 
-    from livesense.codec.stream import FeatureDecoder, FeatureEncoder
+    from livesense.codec.stream import FeatureDecoder
 
     c = codec.c
     m = c.n_sub * c.n_mel
     out: dict[str, list] = {"unquantized": [], "envelope_quantized": [], "source_quantized": []}
     for x in clips:
-        xp = np.zeros(codec.n_frames_for(len(x)) * c.frame_size, np.float32)  # as codec.encode pads
-        xp[: len(x)] = x
-        f = FeatureEncoder(c).step(xp)
+        f = codec.features(x)  # the codec's own analysis, padded as codec.encode pads
         q = codec.decoder().features(codec.encode(x))
         for key, g in (("unquantized", f), ("envelope_quantized", np.concatenate([q[:, :m], f[:, m:]], 1)),
                        ("source_quantized", np.concatenate([f[:, :m], q[:, m:]], 1))):

@@ -41,20 +41,24 @@ def parse_args():
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",
                    help="decode each frame from its own codes only")
-    p.add_argument("--extra-espeak", type=int, default=3, help="more espeak-ng voices per sentence, from a second "
-                   "seeded pool of 60 (+1 augmented copy each)")
+    p.add_argument("--extra-espeak", type=int, default=3, help="more espeak-ng voices per sentence, from each "
+                   "extra seeded pool of 60 (+1 augmented copy each)")
+    p.add_argument("--extra-pools", type=int, default=1, help="extra espeak-ng voice pools (each its own seed)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
     p.add_argument("--epochs", type=int, default=24, help="learned transform: training epochs")
     p.add_argument("--hidden", type=int, default=768, help="learned transform: width of the MLPs' hidden layers")
     p.add_argument("--lat", type=int, default=64, help="learned transform: latent dims")
+    p.add_argument("--pitch", default="yin", choices=["yin", "autocorr"], help="pitch analysis the source "
+                   "stage is trained on (written into the file; autocorr: the files before YIN)")
     p.add_argument("--gamma", type=float, default=0.5, help="quantize band magnitudes compressed to the power "
                    "gamma (0: log band powers, the first shipped codebooks)")
     return p.parse_args()
 
 
-def corpus(path: str, seed: int, extra_espeak: int = 0):
+def corpus(path: str, seed: int, extra_espeak: int = 0, extra_pools: int = 1):
     """Each train sentence: 1 Piper joe speed + 3 of 60 random espeak-ng voices, +1 augmented
-    copy; ``extra_espeak`` more voices per sentence from a second pool of 60 (other seed)."""
+    copy; ``extra_espeak`` more voices per sentence from each of ``extra_pools`` more pools of
+    60 (each its own seed)."""
     from livesense.corpus import sentences
     from livesense.corpus.dataset import build_corpus
     from livesense.corpus.voices import PIPER_TRAIN_VOICES, espeak_train_voices
@@ -65,14 +69,15 @@ def corpus(path: str, seed: int, extra_espeak: int = 0):
                          seed=seed, n_voices_per_text=1, n_aug=1)
     b, lb = build_corpus(base.with_name(base.stem + "_espeak.npz"), texts,
                          espeak_train_voices(60, seed), seed=seed + 1, n_voices_per_text=3, n_aug=1)
-    if extra_espeak:
-        c, lc = build_corpus(base.with_name(base.stem + f"_espeak2x{extra_espeak}.npz"), texts,
-                             espeak_train_voices(60, seed + 2), seed=seed + 3, n_voices_per_text=extra_espeak, n_aug=1)
+    for k in range(extra_pools if extra_espeak else 0):
+        c, lc = build_corpus(base.with_name(base.stem + f"_espeak{k + 2}x{extra_espeak}.npz"), texts,
+                             espeak_train_voices(60, seed + 2 + 2 * k), seed=seed + 3 + 2 * k,
+                             n_voices_per_text=extra_espeak, n_aug=1)
         b, lb = b + c, lb + lc
     return a + b, la + lb
 
 
-def features(clips, c):
+def features(clips, c, pitch="autocorr"):
     from tqdm import tqdm
 
     from livesense.codec.stream import FeatureEncoder
@@ -81,7 +86,7 @@ def features(clips, c):
     for x in tqdm(clips, desc="features", unit="clip"):
         xp = np.zeros(-(-(len(x) + c.delay) // c.frame_size) * c.frame_size, np.float32)
         xp[: len(x)] = x
-        out.append(FeatureEncoder(c).step(xp))
+        out.append(FeatureEncoder(c, pitch).step(xp))
     starts = np.cumsum([0] + [len(f) for f in out[:-1]])
     return np.concatenate(out), starts
 
@@ -130,8 +135,8 @@ def main():
     c = replace(c, n_mel=a.n_mel) if a.n_mel else c
     from livesense.codec.rvq import fit_context_decoder, save_codebooks, train_rvq
 
-    clips, labels = corpus(a.corpus, a.seed, a.extra_espeak)
-    F_all, starts = features(clips, c)  # consecutive frames, clip after clip
+    clips, labels = corpus(a.corpus, a.seed, a.extra_espeak, a.extra_pools)
+    F_all, starts = features(clips, c, a.pitch)  # consecutive frames, clip after clip
     rng = np.random.default_rng(a.seed)
     F = F_all
     if len(F) > a.max_frames:
@@ -140,7 +145,7 @@ def main():
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
               "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma,
-              "extra_espeak": a.extra_espeak}
+              "extra_espeak": a.extra_espeak, "extra_pools": a.extra_pools, "pitch": a.pitch}
     if a.plain:
         books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
                           masks=stage_masks(c))

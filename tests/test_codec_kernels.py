@@ -27,6 +27,16 @@ def test_pick_pitch_finds_period():
     assert abs(lag[0] - 80) < 1.0 and strength[0] > 0.8
 
 
+def test_pick_yin_matches_twin(rng):
+    d = 0.2 + np.abs(rng.standard_normal((30, 300)))  # no dip under the threshold: the lowest wins
+    d[::3, 120] = 0.05  # every third row: one dip under it
+    lk, ak = K.pick_yin(d, 40, 266, 0.15)
+    lr, ar = R.pick_yin(d, 40, 266, 0.15)
+    np.testing.assert_allclose(lk, lr, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(ak, ar)
+    assert np.all(np.abs(lk[::3] - 120) <= 0.5)
+
+
 def test_fill_unvoiced_matches_twin(rng):
     lf0, s = rng.uniform(6, 8, 50), rng.uniform(0, 1, 50)
     a, la = K.fill_unvoiced(lf0, s, 0.5, 7.0)

@@ -39,7 +39,8 @@ def random_transform(rng, lat=16, hidden=32):
 def codec(request):
     """Random codebooks in code: the test does not depend on the shipped file. The second
     variant quantizes compressed magnitudes and decodes with a context decoder (state); the
-    third codes the envelope through a learned transform (random weights; state both ways)."""
+    third codes the envelope through a learned transform (random weights; state both ways) and
+    analyses pitch with YIN."""
     rng = np.random.default_rng(1)
     books = (rng.standard_normal((C.n_codebooks, C.dim, C.codebook_size)) * 0.5).astype(np.float32)
     mean = np.zeros(C.dim, np.float32)
@@ -53,7 +54,7 @@ def codec(request):
     norm = Normalizer(mean, np.full(C.dim, 2.0, np.float32), np.ones(C.dim, np.float32),
                       np.eye(C.dim, dtype=np.float32), 0.5, m)
     if request.param == "learned transform":
-        return LSC1Codec(books[:1], norm, C, transform=random_transform(rng))
+        return LSC1Codec(books[:1], norm, C, meta={"pitch": "yin"}, transform=random_transform(rng))
     post = np.concatenate([np.eye(C.dim), 0.2 * rng.standard_normal((C.dim, C.dim)) / np.sqrt(C.dim),
                            np.zeros((1, C.dim))]).astype(np.float32)
     return LSC1Codec(books, norm, C, post=post)
@@ -199,3 +200,48 @@ def test_shift_hops_equals_encoding_from_later(hops):
     assert shift_hops(f, 0, c) is f and np.array_equal(view(f, 0.0, hops, c), s)
     with pytest.raises(ValueError, match="0..3 hops"):
         shift_hops(f, c.n_sub, c)
+
+
+def _pulses(f0, n, seed=0):
+    """A glottal-pulse-like train at ``f0`` Hz through one 500 Hz resonance."""
+    from scipy.signal import lfilter
+
+    x = np.zeros(n)
+    x[np.arange(0, n, C.sample_rate / f0).astype(int)] = 1.0
+    r, w = 0.8, 2 * np.pi * 500 / C.sample_rate
+    return (0.1 * lfilter([1.0], [1.0, -2 * r * np.cos(w), r * r], x)).astype(np.float32)
+
+
+@pytest.mark.parametrize("f0", [70.0, 110.0, 250.0])
+def test_yin_tracks_a_steady_voice_and_keeps_it_voiced(f0):
+    from livesense.codec.features import unpack
+    from livesense.codec.stream import FeatureEncoder
+
+    x = _pulses(f0, 8 * C.frame_size)
+    _, lf0, voicing = unpack(FeatureEncoder(C, "yin").step(x), C)
+    steady = slice(C.history // C.hop + 1, None)  # hops whose window lies inside the signal
+    np.testing.assert_allclose(2.0 ** lf0[steady], f0, rtol=0.02)
+    assert voicing[steady].min() > 0.9
+
+
+def test_codebook_file_names_its_pitch_analysis(tmp_path):
+    from livesense.codec.rvq import save_codebooks
+
+    rng = np.random.default_rng(0)
+    books = rng.standard_normal((C.n_codebooks, C.dim, C.codebook_size)).astype(np.float32)
+    one = np.ones(C.dim, np.float32)
+    norm = Normalizer(np.zeros(C.dim, np.float32), one, one, np.eye(C.dim, dtype=np.float32))
+    x = _pulses(70.0, 6 * C.frame_size)
+    for extra, want in (({}, "autocorr"), ({"pitch": "yin"}, "yin")):
+        path = tmp_path / f"{want}.npz"
+        save_codebooks(path, books, norm, C, extra=extra)
+        codec = LSC1Codec.load(path, warmup=False)
+        assert codec.pitch == want
+        from livesense.codec.stream import FeatureEncoder
+
+        np.testing.assert_array_equal(codec.encoder().features(x), FeatureEncoder(C, want).step(x))
+    save_codebooks(tmp_path / "bad.npz", books, norm, C, extra={"pitch": "crepe"})
+    with pytest.raises(ValueError, match="pitch analysis 'crepe'"):
+        LSC1Codec.load(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="unknown pitch analysis"):
+        FeatureEncoder(C, "crepe")

@@ -44,6 +44,12 @@ def test_training_learns_the_envelopes(trained):
     assert err < 0.5 * np.mean((seen - seen.mean(0)) ** 2), err  # far better than the mean
 
 
+def test_clip_starts_names_each_rows_clip():
+    from livesense.codec.learn import clip_starts
+
+    np.testing.assert_array_equal(clip_starts(np.array([0, 3, 4]), 7), [0, 0, 0, 3, 4, 4, 4])
+
+
 def _file(tmp_path, tf, post=None):
     rng = np.random.default_rng(0)
     books = np.zeros((1, C.dim, C.codebook_size), np.float32)

@@ -50,11 +50,11 @@ class StreamingEncoder:
     """
 
     def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
-                 transform: EnvelopeTransform | None = None):
+                 transform: EnvelopeTransform | None = None, pitch: str = "autocorr"):
         self.c, self.books, self.norm, self.tf = contract, books, norm, transform
         self._active = K.active_dims(books)
         self._norms = K.book_norms(books, self._active)
-        self._feat = FeatureEncoder(contract)
+        self._feat = FeatureEncoder(contract, pitch)
         self._env = np.zeros(contract.n_sub * contract.n_mel, np.float32)
 
     def reset(self) -> None:
@@ -142,6 +142,7 @@ class LSC1Codec:
         self.c, self.books, self.norm, self.meta, self.post = contract, books, norm, meta or {}, post
         self.transform = transform
         self.sha256 = self.meta.get("sha256")  # of the file loaded (None when built in code)
+        self.pitch = self.meta.get("pitch", "autocorr")  # the pitch analysis the codebooks were trained on
 
     @classmethod
     def load(cls, path: str | Path | None = None, contract: FrameContract = CONTRACT,
@@ -154,7 +155,7 @@ class LSC1Codec:
         return cls(books, norm, contract, meta, meta.pop("post"), meta.pop("transform"))
 
     def encoder(self) -> StreamingEncoder:
-        return StreamingEncoder(self.books, self.norm, self.c, self.transform)
+        return StreamingEncoder(self.books, self.norm, self.c, self.transform, self.pitch)
 
     def decoder(self) -> StreamingDecoder:
         return StreamingDecoder(self.books, self.norm, self.c, self.post, self.transform)

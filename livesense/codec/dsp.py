@@ -20,6 +20,7 @@ LOG_FLOOR = 1e-10  # power floor (-100 dB re full scale): silence never gives -i
 REL_FLOOR = 0.0  # band power floor relative to the hop's loudest band (0: off)
 VOICED_THR = 0.45  # periodicity above which a hop's pitch is trusted
 PITCH_LP_HZ = 2000.0  # pitch is estimated from the band below this
+YIN_THR = 0.15  # pitch_yin: the first dip of the normalised difference below this is the period
 NOISE_SEED = 1234  # the decoder's noise is a fixed function of (seed, sample index)
 DISPERSION = 24.0  # pulse all-pass: phase -pi * DISPERSION * (f / Nyquist)^2, group delay 0..2*DISPERSION
 #   samples (3 ms at 8 kHz); on the codec's dev set (held-out voices, not the bench) STOI 0.872 -> 0.877,
@@ -116,6 +117,41 @@ def pitch(win: np.ndarray, c: FrameContract):
     lag, strength = K.pick_pitch(r, t["lag_min"], t["lag_max"], 0.9)
     strength[energy[:, 0] < 1e-7] = 0.0
     return np.log2(c.sample_rate / lag), strength
+
+
+def pitch_yin(win: np.ndarray, c: FrameContract):
+    """(log2 f0, periodicity in [0, 1]) of each hop by YIN (de Cheveigné & Kawahara 2002) on
+    the band below ``PITCH_LP_HZ``: the cumulative-mean-normalised difference of the window's
+    first ``pitch_win - lag_max - 1`` samples with the same samples one lag later; the first
+    dip below ``YIN_THR`` is the period, and 1 - the difference there is the periodicity.
+
+    The autocorrelation picker (:func:`pitch`) puts about one voiced hop in five of a low
+    voice (76 Hz median) above 1.5 × its median and loses the voicing of some hops of a steady
+    70 Hz pulse train; with the same codebooks, this one lifted the codec's dev-set STOI from
+    0.893 to 0.896 (see models/lsc1/README.md).
+    """
+    t = tables(c)
+    n, size = win.shape
+    spec = np.fft.rfft(win, 2 * size)
+    spec[:, t["lp_bins"]:] = 0.0
+    x = np.fft.irfft(spec, 2 * size)[:, :size]
+    top = t["lag_max"] + 1  # differences up to lag_max + 1: the picker reads one lag past the range
+    width = size - top
+    head = x[:, :width]
+    cross = np.fft.irfft(np.conj(np.fft.rfft(head, 2 * size)) * np.fft.rfft(x, 2 * size), 2 * size)[:, : top + 1]
+    e_head = (head * head).sum(1)
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(x * x, axis=1)], axis=1)
+    lags = np.arange(top + 1)
+    diff = np.maximum(e_head[:, None] + cum[:, lags + width] - cum[:, lags] - 2.0 * cross, 0.0)
+    norm = np.ones_like(diff)
+    norm[:, 1:] = diff[:, 1:] * lags[1:] / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
+    lag, aper = K.pick_yin(norm, t["lag_min"], t["lag_max"], YIN_THR)
+    strength = 1.0 - aper
+    strength[e_head < 1e-7 * width] = 0.0
+    return np.log2(c.sample_rate / lag), strength
+
+
+PITCH = {"autocorr": pitch, "yin": pitch_yin}  # a codebook file names its analysis ("pitch"; absent: autocorr)
 
 
 def voicing(strength: np.ndarray) -> np.ndarray:

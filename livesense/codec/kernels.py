@@ -48,6 +48,31 @@ def pick_pitch(r, lag_min, lag_max, octave=0.9):
 
 
 @njit(cache=True, nogil=True)
+def pick_yin(d, lag_min, lag_max, thr):
+    n = d.shape[0]
+    lags = np.zeros(n)
+    aper = np.ones(n)
+    for i in range(n):
+        row = d[i]
+        t = -1
+        for k in range(lag_min, lag_max + 1):
+            if row[k] < thr and row[k] <= row[k - 1] and row[k] <= row[k + 1]:
+                t = k
+                break
+        if t < 0:
+            t = lag_min
+            for k in range(lag_min + 1, lag_max + 1):
+                if row[k] < row[t]:
+                    t = k
+        a, b, c = row[t - 1], row[t], row[t + 1]
+        den = a - 2.0 * b + c
+        off = 0.5 * (a - c) / den if den > 0.0 else 0.0
+        lags[i] = t + min(max(off, -0.5), 0.5)
+        aper[i] = min(max(b, 0.0), 1.0)
+    return lags, aper
+
+
+@njit(cache=True, nogil=True)
 def fill_unvoiced(lf0, strength, thr, last):
     out = lf0.copy()
     for i in range(out.shape[0]):
@@ -261,6 +286,7 @@ def warmup() -> None:
     """Compile or load every kernel with the argument types the codec uses."""
     r = np.zeros((1, 300))
     pick_pitch(r, 40, 266, 0.9)
+    pick_yin(r, 40, 266, 0.15)
     fill_unvoiced(np.zeros(2), np.zeros(2), 0.5, 7.0)
     books = np.zeros((1, 2, 2), np.float32)
     act = np.ones((1, 2), np.bool_)

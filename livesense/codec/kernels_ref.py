@@ -37,6 +37,30 @@ def pick_pitch(r: np.ndarray, lag_min: int, lag_max: int, octave: float = 0.9):
     return lags, strength
 
 
+def pick_yin(d: np.ndarray, lag_min: int, lag_max: int, thr: float):
+    """Per row of a cumulative-mean-normalised difference ``d``: (lag, aperiodicity).
+
+    The first local minimum below ``thr`` wins (the shortest period that fits: no
+    sub-octave errors), else the lowest value; its lag is refined by parabolic
+    interpolation, and the aperiodicity is the (clipped) value there.
+    """
+    n = d.shape[0]
+    lags = np.zeros(n)
+    aper = np.ones(n)
+    for i in range(n):
+        row = d[i]
+        seg = row[lag_min:lag_max + 1]
+        dips = [t for t in range(lag_min, lag_max + 1)
+                if row[t] < thr and row[t] <= row[t - 1] and row[t] <= row[t + 1]]
+        t = dips[0] if dips else lag_min + int(np.argmin(seg))
+        a, b, c = row[t - 1], row[t], row[t + 1]
+        den = a - 2.0 * b + c
+        off = 0.5 * (a - c) / den if den > 0.0 else 0.0
+        lags[i] = t + min(max(off, -0.5), 0.5)
+        aper[i] = min(max(b, 0.0), 1.0)
+    return lags, aper
+
+
 def fill_unvoiced(lf0: np.ndarray, strength: np.ndarray, thr: float, last: float):
     """Replace log-f0 where ``strength < thr`` by the last voiced value (carried in ``last``)."""
     out = lf0.copy()

@@ -5,6 +5,9 @@ frame's) normalised envelope to a latent, a 3-stage RVQ quantizes the latent, an
 MLP rebuilds the envelope from the last three quantized latents. Loss: mean squared error in
 the normalised (RVQ) space, the space the plain codebooks are trained in.
 
+Each step decodes runs of consecutive frames (``segment``), so every encoded latent serves
+the three decodes that read it.
+
 1. Epoch 0 trains encoder and decoder with noise on the latent instead of the quantizer.
 2. The latent RVQ starts from k-means on the trained encoder's latents.
 3. The remaining epochs train through the quantizer (straight-through gradient, commitment
@@ -29,7 +32,8 @@ class TransformConfig:
     lat: int = 64  # latent dims quantized by the RVQ
     hidden: int = 768  # width of both MLPs' two hidden layers
     epochs: int = 24
-    batch: int = 512
+    batch: int = 512  # decoded frames per step
+    segment: int = 10  # consecutive frames per batch row (400 ms): 51 segments of 10 per step
     lr: float = 1e-3
     commit: float = 0.25
     ema: float = 0.99
@@ -38,17 +42,20 @@ class TransformConfig:
     seed: int = 0
 
 
-def previous(starts: np.ndarray, n: int) -> np.ndarray:
-    """Index of each frame's predecessor in the same clip, -1 for a clip's first frame."""
-    prev = np.arange(n) - 1
-    prev[np.asarray(starts, np.int64)] = -1
-    return prev
+def clip_starts(starts: np.ndarray, n: int) -> np.ndarray:
+    """First row of the clip that holds each of the ``n`` rows."""
+    starts = np.asarray(starts, np.int64)
+    return starts[np.searchsorted(starts, np.arange(n), side="right") - 1]
 
 
 def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_size: int,
                     cfg: TransformConfig = TransformConfig(), progress: bool = True) -> EnvelopeTransform:
     """``env`` (n, E) consecutive normalised envelope rows, clip after clip; ``starts`` the
-    first row of every clip. Returns the transform as float32 arrays."""
+    first row of every clip. Returns the transform as float32 arrays.
+
+    A step decodes ``batch // segment`` random runs of ``segment`` consecutive frames; each
+    run's two frames before it are encoded too (the decoder reads them), and a context row
+    from another clip counts as zeros, as at the start of a stream."""
     import torch
     from torch import nn
     from tqdm import tqdm
@@ -59,23 +66,25 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
     rng = np.random.default_rng(cfg.seed)
     z = torch.from_numpy(np.ascontiguousarray(env, np.float32))
     n, e_dim = z.shape
-    p1 = previous(starts, n)
-    p2 = np.where(p1 >= 0, p1[np.maximum(p1, 0)], -1)
+    first = clip_starts(starts, n)
+    L, rows_per = cfg.segment, cfg.batch // cfg.segment
+    ctx = 3  # the decoder reads this frame's latent and the two before
 
     def mlp(n_in, n_out):
         return nn.Sequential(nn.Linear(n_in, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden),
                              nn.ReLU(), nn.Linear(cfg.hidden, n_out))
 
-    enc, dec = mlp(2 * e_dim, cfg.lat), mlp(3 * cfg.lat, e_dim)
+    enc, dec = mlp(2 * e_dim, cfg.lat), mlp(ctx * cfg.lat, e_dim)
     books = torch.zeros(stages, codebook_size, cfg.lat)
 
-    def rows(idx):  # z rows, zeros where idx < 0
-        out = z[np.maximum(idx, 0)].clone()
-        out[torch.from_numpy(idx < 0)] = 0.0
-        return out
-
-    def encode(idx):
-        return enc(torch.cat([rows(idx), rows(np.where(idx >= 0, p1[np.maximum(idx, 0)], -1))], 1))
+    def encode(j):  # global rows j (any shape, may be < 0) -> latents
+        j = np.asarray(j)
+        parts = []
+        for k in range(2):
+            ok = (j >= 0) & (j - k >= first[np.maximum(j, 0)])
+            r = z[np.maximum(j - k, 0)]
+            parts.append(r * torch.from_numpy(ok)[..., None])
+        return enc(torch.cat(parts, -1))
 
     def quantize(e):
         res, q, ids = e, torch.zeros_like(e), []
@@ -87,29 +96,32 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
 
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    per_epoch = n // cfg.batch
+    per_epoch = n // (rows_per * L)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * per_epoch, pct_start=0.05)
     ema_n = ema_w = None
     bar = tqdm(total=cfg.epochs * per_epoch, desc="envelope transform", unit="step", disable=not progress)
     for epoch in range(cfg.epochs):
         if epoch == 1:
             ema_n, ema_w = _init_books(encode, books, rng, n, cfg, kmeans, progress)
-        perm, total = rng.permutation(n), 0.0
-        for b in range(per_epoch):
-            i = perm[b * cfg.batch:(b + 1) * cfg.batch]
-            lat = [encode(i), encode(p1[i]), encode(p2[i])]
-            gone = [None, torch.from_numpy(p1[i] < 0)[:, None], torch.from_numpy(p2[i] < 0)[:, None]]
+        total = 0.0
+        for _ in range(per_epoch):
+            t = rng.integers(0, n - L + 1, rows_per)[:, None] + np.arange(L)[None]  # targets (rows, L)
+            j = t[:, :1] + np.arange(-(ctx - 1), L)[None]  # encoded rows (rows, L + 2)
+            e = encode(j)
             if epoch == 0:
-                feed = [e + 0.3 * e.detach().std() * torch.randn_like(e) for e in lat]
-                commit = torch.zeros(())
+                feed, commit = e + 0.3 * e.detach().std() * torch.randn_like(e), torch.zeros(())
             else:
                 with torch.no_grad():
-                    quant = [quantize(e.detach()) for e in lat]
-                    _update_books(books, ema_n, ema_w, lat[0].detach(), quant[0][1], cfg.ema)
-                feed = [e + (q - e).detach() for e, (q, _) in zip(lat, quant)]
-                commit = sum(((e - q) ** 2).mean() for e, (q, _) in zip(lat, quant)) / 3
-            feed = [f if g is None else f.masked_fill(g, 0.0) for f, g in zip(feed, gone)]
-            loss = ((dec(torch.cat(feed, 1)) - z[i]) ** 2).mean() + cfg.commit * commit
+                    flat = e.detach().reshape(-1, cfg.lat)
+                    q, ids = quantize(flat)
+                    own = torch.from_numpy(np.repeat([[False] * (ctx - 1) + [True] * L], rows_per, 0).reshape(-1))
+                    _update_books(books, ema_n, ema_w, flat[own], [k[own] for k in ids], cfg.ema)
+                    q = q.reshape(e.shape)
+                feed, commit = e + (q - e).detach(), ((e - q) ** 2).mean()
+            parts = [feed[:, ctx - 1 - k: ctx - 1 - k + L] * torch.from_numpy(t - k >= first[t])[..., None]
+                     for k in range(ctx)]
+            out, want = dec(torch.cat(parts, -1)), z[t]
+            loss = ((out - want) ** 2).mean() + cfg.commit * commit
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from livesense.codec.contract import CONTRACT, FrameContract
+from livesense.codec.dsp import PITCH
 from livesense.codec.features import Normalizer
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ def load_codebooks(path: Path, contract: FrameContract = CONTRACT, verify: bool 
     z = np.load(path, allow_pickle=False)
     meta = json.loads(str(z["contract"]))
     contract.check(meta, what=str(path))
+    if meta.get("pitch", "autocorr") not in PITCH:
+        raise ValueError(f"{path}: pitch analysis {meta['pitch']!r} unknown to this codec (knows {sorted(PITCH)})")
     books = np.ascontiguousarray(z["books"], dtype=np.float32)
     tf = None
     if f"{PREFIX}books" in z.files:

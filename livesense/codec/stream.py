@@ -33,8 +33,10 @@ def check_audio_chunk(x, c: FrameContract) -> np.ndarray:
 class FeatureEncoder:
     """Audio chunk -> frame feature vectors (n_frames, dim); state: history and last f0."""
 
-    def __init__(self, contract: FrameContract = CONTRACT):
-        self.c = contract
+    def __init__(self, contract: FrameContract = CONTRACT, pitch: str = "autocorr"):
+        if pitch not in dsp.PITCH:
+            raise ValueError(f"unknown pitch analysis {pitch!r}: expected one of {sorted(dsp.PITCH)}")
+        self.c, self.pitch = contract, pitch
         self.reset()
 
     def reset(self) -> None:
@@ -48,7 +50,7 @@ class FeatureEncoder:
         xp = np.concatenate([self._buf, x])
         win = dsp.hop_windows(xp, n_frames * c.n_sub, c.hop, c.pitch_win)
         logmel = dsp.log_mel(win, c)
-        lf0, strength = dsp.pitch(win, c)
+        lf0, strength = dsp.PITCH[self.pitch](win, c)
         lf0, self._last_lf0 = K.fill_unvoiced(lf0, strength, dsp.VOICED_THR, self._last_lf0)
         self._buf = xp[len(xp) - c.history:].copy()
         from livesense.codec.features import pack
