@@ -3,15 +3,15 @@
 
 Recipe (reproducible from --seed): train sentences (livesense.corpus.sentences("train"))
 × (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices)
-+ one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features ->
++ one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features (YIN pitch) ->
 compressed band magnitudes (power gamma) -> per-dimension normalisation -> stage 1: k-means
 of the source (log-f0, voicing) -> stages 2-4: the learned envelope transform (encoder MLP,
 3-stage RVQ of its latent, decoder MLP; livesense.codec.learn, torch). ``--plain`` makes the
 earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and a
 least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
-    python scripts/train_codec.py            # ~45 min on one core (+ ~6 min to build the corpus once)
-    python scripts/train_codec.py --plain --extra-espeak 0   # ~12 min: the recipe of the earlier
+    python scripts/train_codec.py            # ~35 min on one core (+ ~6 min to build the corpus once)
+    python scripts/train_codec.py --plain --extra-espeak 0 --pitch autocorr   # ~12 min: the recipe of the earlier
                       # plain file (models/tiny/lsc1_codebooks.npz); not bit for bit, see its card
 """
 
@@ -45,7 +45,7 @@ def parse_args():
                    "extra seeded pool of 60 (+1 augmented copy each)")
     p.add_argument("--extra-pools", type=int, default=1, help="extra espeak-ng voice pools (each its own seed)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
-    p.add_argument("--epochs", type=int, default=24, help="learned transform: training epochs")
+    p.add_argument("--epochs", type=int, default=32, help="learned transform: training epochs")
     p.add_argument("--hidden", type=int, default=768, help="learned transform: width of the MLPs' hidden layers")
     p.add_argument("--lat", type=int, default=64, help="learned transform: latent dims")
     p.add_argument("--pitch", default="yin", choices=["yin", "autocorr"], help="pitch analysis the source "

@@ -138,11 +138,12 @@ def pitch_yin(win: np.ndarray, c: FrameContract):
     top = t["lag_max"] + 1  # differences up to lag_max + 1: the picker reads one lag past the range
     width = size - top
     head = x[:, :width]
-    cross = np.fft.irfft(np.conj(np.fft.rfft(head, 2 * size)) * np.fft.rfft(x, 2 * size), 2 * size)[:, : top + 1]
+    # head (width samples) read at lag <= top stays inside x: a size-point circular correlation is exact
+    cross = np.fft.irfft(np.conj(np.fft.rfft(head, size)) * np.fft.rfft(x), size)[:, : top + 1]
     e_head = (head * head).sum(1)
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(x * x, axis=1)], axis=1)
     lags = np.arange(top + 1)
-    diff = np.maximum(e_head[:, None] + cum[:, lags + width] - cum[:, lags] - 2.0 * cross, 0.0)
+    diff = np.maximum(e_head[:, None] + cum[:, width: width + top + 1] - cum[:, : top + 1] - 2.0 * cross, 0.0)
     norm = np.ones_like(diff)
     norm[:, 1:] = diff[:, 1:] * lags[1:] / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
     lag, aper = K.pick_yin(norm, t["lag_min"], t["lag_max"], YIN_THR)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class TransformConfig:
     lat: int = 64  # latent dims quantized by the RVQ
     hidden: int = 768  # width of both MLPs' two hidden layers
-    epochs: int = 24
+    epochs: int = 32
     batch: int = 512  # decoded frames per step
     segment: int = 10  # consecutive frames per batch row (400 ms): 51 segments of 10 per step
     lr: float = 1e-3
