@@ -36,7 +36,7 @@ def parse_args():
     p.add_argument("--iters", type=int, default=12, help="k-means iterations per RVQ stage")
     p.add_argument("--n-mel", type=int, default=None, help="experiment: override the contract's n_mel "
                    "(the codec only loads files matching livesense.codec.contract.CONTRACT)")
-    p.add_argument("--weight-f0", type=float, default=1.0, help="RVQ weight of the log-f0 dims")
+    p.add_argument("--weight-f0", type=float, default=2.0, help="RVQ weight of the log-f0 dims (1.0 before YIN)")
     p.add_argument("--weight-voicing", type=float, default=1.0, help="RVQ weight of the voicing dims")
     p.add_argument("--weight-outside", type=float, default=0.5, help="RVQ weight of mel bands outside 150-4300 Hz")
     p.add_argument("--no-context-decoder", dest="context_decoder", action="store_false",

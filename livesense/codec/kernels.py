@@ -24,6 +24,16 @@ def _first_peak(row, lag_min, lag_max, thr):
 
 
 @njit(cache=True, nogil=True)
+def _vertex(row, t, dip):
+    """Lag of the parabola through row[t-1..t+1] at its vertex (within ±0.5 of t); t itself
+    when the parabola opens the wrong way (up for a peak, down for a dip)."""
+    a, b, c = row[t - 1], row[t], row[t + 1]
+    den = a - 2.0 * b + c
+    off = 0.5 * (a - c) / den if (den > 0.0 if dip else den < 0.0) else 0.0
+    return t + min(max(off, -0.5), 0.5)
+
+
+@njit(cache=True, nogil=True)
 def pick_pitch(r, lag_min, lag_max, octave=0.9):
     n = r.shape[0]
     lags = np.zeros(n)
@@ -39,11 +49,8 @@ def pick_pitch(r, lag_min, lag_max, octave=0.9):
         t = _first_peak(row, lag_min, lag_max, octave * best)
         if t < 0:
             t = arg
-        a, b, c = row[t - 1], row[t], row[t + 1]
-        den = a - 2.0 * b + c
-        off = 0.5 * (a - c) / den if den < 0.0 else 0.0
-        lags[i] = t + min(max(off, -0.5), 0.5)
-        strength[i] = min(max(b, 0.0), 1.0)
+        lags[i] = _vertex(row, t, False)
+        strength[i] = min(max(row[t], 0.0), 1.0)
     return lags, strength
 
 
@@ -64,11 +71,8 @@ def pick_yin(d, lag_min, lag_max, thr):
             for k in range(lag_min + 1, lag_max + 1):
                 if row[k] < row[t]:
                     t = k
-        a, b, c = row[t - 1], row[t], row[t + 1]
-        den = a - 2.0 * b + c
-        off = 0.5 * (a - c) / den if den > 0.0 else 0.0
-        lags[i] = t + min(max(off, -0.5), 0.5)
-        aper[i] = min(max(b, 0.0), 1.0)
+        lags[i] = _vertex(row, t, True)
+        aper[i] = min(max(row[t], 0.0), 1.0)
     return lags, aper
 
 

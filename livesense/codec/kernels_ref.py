@@ -13,6 +13,14 @@ _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _M3 = np.uint64(0x94D049BB133111EB)
 
 
+def _vertex(row: np.ndarray, t: int, dip: bool) -> float:
+    """Parabolic refinement of lag ``t`` (a peak, or a dip), at most half a lag either way."""
+    a, b, c = row[t - 1], row[t], row[t + 1]
+    den = a - 2.0 * b + c
+    off = 0.5 * (a - c) / den if (den > 0.0 if dip else den < 0.0) else 0.0
+    return t + min(max(off, -0.5), 0.5)
+
+
 def pick_pitch(r: np.ndarray, lag_min: int, lag_max: int, octave: float = 0.9):
     """Per row of normalised autocorrelation ``r``: (lag, strength).
 
@@ -29,11 +37,8 @@ def pick_pitch(r: np.ndarray, lag_min: int, lag_max: int, octave: float = 0.9):
         peaks = [t for t in range(lag_min, lag_max + 1)
                  if row[t] >= row[t - 1] and row[t] >= row[t + 1] and row[t] >= octave * best]
         t = peaks[0] if peaks else lag_min + int(np.argmax(seg))
-        a, b, c = row[t - 1], row[t], row[t + 1]
-        den = a - 2.0 * b + c
-        off = 0.5 * (a - c) / den if den < 0.0 else 0.0
-        lags[i] = t + min(max(off, -0.5), 0.5)
-        strength[i] = min(max(b, 0.0), 1.0)
+        lags[i] = _vertex(row, t, dip=False)
+        strength[i] = min(max(row[t], 0.0), 1.0)
     return lags, strength
 
 
@@ -53,11 +58,8 @@ def pick_yin(d: np.ndarray, lag_min: int, lag_max: int, thr: float):
         dips = [t for t in range(lag_min, lag_max + 1)
                 if row[t] < thr and row[t] <= row[t - 1] and row[t] <= row[t + 1]]
         t = dips[0] if dips else lag_min + int(np.argmin(seg))
-        a, b, c = row[t - 1], row[t], row[t + 1]
-        den = a - 2.0 * b + c
-        off = 0.5 * (a - c) / den if den > 0.0 else 0.0
-        lags[i] = t + min(max(off, -0.5), 0.5)
-        aper[i] = min(max(b, 0.0), 1.0)
+        lags[i] = _vertex(row, t, dip=True)
+        aper[i] = min(max(row[t], 0.0), 1.0)
     return lags, aper
 
 
