@@ -98,6 +98,7 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
     opt = torch.optim.Adam(params, lr=cfg.lr)
     per_epoch = n // (rows_per * L)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * per_epoch, pct_start=0.05)
+    own = torch.from_numpy(np.repeat([[False] * (ctx - 1) + [True] * L], rows_per, 0).reshape(-1))  # a run's frames
     ema_n = ema_w = None
     bar = tqdm(total=cfg.epochs * per_epoch, desc="envelope transform", unit="step", disable=not progress)
     for epoch in range(cfg.epochs):
@@ -114,7 +115,6 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
                 with torch.no_grad():
                     flat = e.detach().reshape(-1, cfg.lat)
                     q, ids = quantize(flat)
-                    own = torch.from_numpy(np.repeat([[False] * (ctx - 1) + [True] * L], rows_per, 0).reshape(-1))
                     _update_books(books, ema_n, ema_w, flat[own], [k[own] for k in ids], cfg.ema)
                     q = q.reshape(e.shape)
                 feed, commit = e + (q - e).detach(), ((e - q) ** 2).mean()
