@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Two or more LSC-1 codebook files on the same cached clips, in one run (an A/B).
 
-    python scripts/codec_ab.py models/lsc1/lsc1_codebooks.npz other.npz --clips data/lsc1_dev_12.npz
+    python scripts/codec_ab.py models/lsc1/lsc1_codebooks.npz other.npz --clips dev
 
 ``--clips`` is a corpus cache (``livesense.corpus.dataset.build_corpus`` writes it,
-``load_corpus`` reads it). Prints STOI and PESQ-WB per file and
+``load_corpus`` reads it), or ``dev``: 12 held-out sentences the bench does not use × the 6
+``DEV_VOICES`` (neither training nor bench voices), rendered once into ``data/lsc1_dev_12.npz``. Prints STOI and PESQ-WB per file and
 per voice; the last line is JSON. PESQ runs on every ``--pesq-every``-th clip (it is slow).
 """
 
@@ -17,6 +18,19 @@ from pathlib import Path
 import numpy as np
 
 SR = 16000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def dev_clips() -> str:
+    """Render (once) the dev set: the codec's choices are made here, never on the bench."""
+    from livesense.corpus import sentences
+    from livesense.corpus.dataset import build_corpus
+    from livesense.corpus.voices import DEV_VOICES
+
+    path = ROOT / "data" / "lsc1_dev_12.npz"
+    texts = sentences("heldout", seed=0)[8:20]  # the bench reads the first 8
+    build_corpus(path, texts, DEV_VOICES, seed=0, n_voices_per_text=len(DEV_VOICES))
+    return str(path)
 
 
 def main():
@@ -32,7 +46,7 @@ def main():
     from livesense.codec import LSC1Codec
     from livesense.corpus.dataset import load_corpus
 
-    clips, labels = load_corpus(a.clips)
+    clips, labels = load_corpus(dev_clips() if a.clips == "dev" else a.clips)
     out = {}
     for f in a.files:
         codec = LSC1Codec.load(f)

@@ -44,6 +44,8 @@ def parse_args():
     p.add_argument("--extra-espeak", type=int, default=3, help="more espeak-ng voices per sentence, from each "
                    "extra seeded pool of 60 (+1 augmented copy each)")
     p.add_argument("--extra-pools", type=int, default=1, help="extra espeak-ng voice pools (each its own seed)")
+    p.add_argument("--extra-piper", type=int, default=1, help="extra Piper pools: every train sentence by all 3 "
+                   "Piper joe speeds, +1 augmented copy each (natural speech: the voices the codec does worst on)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
     p.add_argument("--epochs", type=int, default=32, help="learned transform: training epochs")
     p.add_argument("--hidden", type=int, default=768, help="learned transform: width of the MLPs' hidden layers")
@@ -55,10 +57,10 @@ def parse_args():
     return p.parse_args()
 
 
-def corpus(path: str, seed: int, extra_espeak: int = 0, extra_pools: int = 1):
+def corpus(path: str, seed: int, extra_espeak: int = 0, extra_pools: int = 1, extra_piper: int = 0):
     """Each train sentence: 1 Piper joe speed + 3 of 60 random espeak-ng voices, +1 augmented
     copy; ``extra_espeak`` more voices per sentence from each of ``extra_pools`` more pools of
-    60 (each its own seed)."""
+    60 (each its own seed); ``extra_piper`` pools of all 3 Piper speeds, +1 augmented copy."""
     from livesense.corpus import sentences
     from livesense.corpus.dataset import build_corpus
     from livesense.corpus.voices import PIPER_TRAIN_VOICES, espeak_train_voices
@@ -73,6 +75,10 @@ def corpus(path: str, seed: int, extra_espeak: int = 0, extra_pools: int = 1):
         c, lc = build_corpus(base.with_name(base.stem + f"_espeak{k + 2}x{extra_espeak}.npz"), texts,
                              espeak_train_voices(60, seed + 2 + 2 * k), seed=seed + 3 + 2 * k,
                              n_voices_per_text=extra_espeak, n_aug=1)
+        b, lb = b + c, lb + lc
+    for k in range(extra_piper):
+        c, lc = build_corpus(base.with_name(base.stem + f"_piper{k + 2}x3.npz"), texts, PIPER_TRAIN_VOICES,
+                             seed=seed + 101 + k, n_voices_per_text=3, n_aug=1)
         b, lb = b + c, lb + lc
     return a + b, la + lb
 
@@ -135,7 +141,7 @@ def main():
     c = replace(c, n_mel=a.n_mel) if a.n_mel else c
     from livesense.codec.rvq import fit_context_decoder, save_codebooks, train_rvq
 
-    clips, labels = corpus(a.corpus, a.seed, a.extra_espeak, a.extra_pools)
+    clips, labels = corpus(a.corpus, a.seed, a.extra_espeak, a.extra_pools, a.extra_piper)
     F_all, starts = features(clips, c, a.pitch)  # consecutive frames, clip after clip
     rng = np.random.default_rng(a.seed)
     F = F_all
@@ -145,7 +151,8 @@ def main():
     recipe = {"recipe": "scripts/train_codec.py", "seed": a.seed, "iters": a.iters,
               "frames": int(len(F)), "clips": len(clips), "weight_f0": a.weight_f0,
               "weight_voicing": a.weight_voicing, "weight_outside": a.weight_outside, "gamma": a.gamma,
-              "extra_espeak": a.extra_espeak, "extra_pools": a.extra_pools, "pitch": a.pitch}
+              "extra_espeak": a.extra_espeak, "extra_pools": a.extra_pools, "extra_piper": a.extra_piper,
+              "pitch": a.pitch}
     if a.plain:
         books = train_rvq(norm.forward(F), c.n_codebooks, c.codebook_size, a.iters, seed=a.seed,
                           masks=stage_masks(c))

@@ -23,21 +23,25 @@ def _envelopes(n_clips=12, n=250, seed=0):
     return np.concatenate(clips), np.arange(n_clips) * n
 
 
-@pytest.fixture(scope="module")
-def trained():
+@pytest.fixture(scope="module", params=[True, False], ids=["closed-loop", "open-loop"])
+def trained(request):
+    """A small transform of each kind: closed loop (the recipe's) and open loop (older files)."""
     pytest.importorskip("torch")
     from livesense.codec.learn import TransformConfig, train_transform
 
     env, starts = _envelopes()
-    cfg = TransformConfig(lat=8, hidden=32, epochs=3, batch=100, lr=3e-3, init_frames=2500, init_iters=2)
-    return env, starts, train_transform(env, starts, C.n_codebooks - 1, C.codebook_size, cfg, progress=False)
+    cfg = TransformConfig(lat=8, hidden=32, epochs=3, batch=100, lr=3e-3, init_frames=2500, init_iters=2,
+                          closed_loop=request.param)
+    tf = train_transform(env, starts, C.n_codebooks - 1, C.codebook_size, cfg, progress=False)
+    return env, starts, tf, request.param
 
 
 def test_training_learns_the_envelopes(trained):
-    env, starts, tf = trained
+    env, starts, tf, closed = trained
     assert tf.lat == 8 and tf.env == M and tf.stages == C.n_codebooks - 1
+    assert tf.closed_loop == closed and tf.enc[0][0].shape[0] == 2 * M + (2 * tf.lat if closed else 0)
     seen, _ = _envelopes(n_clips=2, seed=0)  # the first two training clips
-    codes = tf.encode(seen, np.zeros(M, np.float32))
+    codes, _ = tf.encode(seen, np.zeros(M, np.float32))
     assert codes.shape == (len(seen), 3) and codes.dtype == np.int32
     rec, _ = tf.decode(codes, np.zeros((2, tf.lat), np.float32))
     err = np.mean((rec - seen) ** 2)
@@ -62,7 +66,7 @@ def _file(tmp_path, tf, post=None):
 
 
 def test_file_round_trip_streams_like_one_shot(trained, tmp_path):
-    _, _, tf = trained
+    tf = trained[2]
     codec = LSC1Codec.load(_file(tmp_path, tf))
     assert codec.transform is not None and codec.books.shape[0] == 1
     for a, b in zip(codec.transform.arrays().values(), tf.arrays().values()):
@@ -81,7 +85,7 @@ def test_file_round_trip_streams_like_one_shot(trained, tmp_path):
 
 
 def test_mismatched_or_mixed_files_are_refused(trained, tmp_path):
-    _, _, tf = trained
+    tf = trained[2]
     path = _file(tmp_path, tf)
     z = dict(np.load(path, allow_pickle=False))
     z["tf_dec_w2"] = z["tf_dec_w2"][:, :-1]

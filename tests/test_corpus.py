@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from livesense.corpus import CORPUS_RATE, augment, sentences, synth_espeak
-from livesense.corpus.voices import HELDOUT_VOICES, PIPER_TRAIN_VOICES, espeak_train_voices
+from livesense.corpus.voices import (DEV_VOICES, HELDOUT_VOICES, PIPER_TRAIN_VOICES, TRAIN_VARIANTS,
+                                     espeak_train_voices)
 
 
 def test_sentence_split_is_disjoint_and_stable():
@@ -30,6 +31,19 @@ def test_heldout_voices_are_not_training_voices():
             assert var not in held_variants and acc not in ("en-gb-scotland", "en-us-nyc"), v
     assert all(v.cents == 0 for v in train)  # the pitch-shifted Piper voice is held out
     assert espeak_train_voices(5, 1) == espeak_train_voices(5, 1)
+
+
+def test_dev_voices_are_neither_training_nor_bench_voices():
+    """The codec's choices are made on DEV_VOICES: they must not be the voices it trains on or
+    the held-out voices its bench reports."""
+    assert not {v.name for v in DEV_VOICES} & {v.name for v in HELDOUT_VOICES + PIPER_TRAIN_VOICES}
+    held_variants = {v.voice.split("+")[1] for v in HELDOUT_VOICES if v.engine == "espeak"}
+    for v in DEV_VOICES:
+        if v.engine == "espeak":
+            var = v.voice.split("+")[1]
+            assert var not in TRAIN_VARIANTS and var not in held_variants, v
+        else:
+            assert v.cents != 0 and v.cents not in {h.cents for h in HELDOUT_VOICES}, v
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")

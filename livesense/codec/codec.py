@@ -46,7 +46,8 @@ class StreamingEncoder:
     """PCM chunk (whole frames) -> code ids (n_frames, n_codebooks) int32.
 
     With a learned envelope transform the envelope's encoder also reads the frame before,
-    so the encoder keeps the last frame's envelope (state, cleared by ``reset``).
+    so the encoder keeps the last frame's envelope and the last two quantized latents
+    (state, cleared by ``reset``).
     """
 
     def __init__(self, books: np.ndarray, norm: Normalizer, contract: FrameContract = CONTRACT,
@@ -56,10 +57,12 @@ class StreamingEncoder:
         self._norms = K.book_norms(books, self._active)
         self._feat = FeatureEncoder(contract, pitch)
         self._env = np.zeros(contract.n_sub * contract.n_mel, np.float32)
+        self._latents = np.zeros((2, transform.lat if transform else 0), np.float32)
 
     def reset(self) -> None:
         self._feat.reset()
         self._env[:] = 0.0
+        self._latents[:] = 0.0
 
     def step(self, chunk) -> np.ndarray:
         return self.quantize(self.features(chunk))
@@ -70,14 +73,15 @@ class StreamingEncoder:
 
     def quantize(self, feats: np.ndarray) -> np.ndarray:
         """The search half of ``step``: feature vectors -> code ids (n, n_codebooks). Plain
-        codebooks keep no state here; a learned transform carries the last envelope row."""
+        codebooks keep no state here; a learned transform carries the last envelope row and
+        the last two quantized latents."""
         z = self.norm.forward(feats)
         if self.tf is None:
             return K.rvq_search(z, self.books, self._active, self._norms)
         m = self.c.n_sub * self.c.n_mel
         codes = np.empty((len(z), self.c.n_codebooks), np.int32)
         codes[:, :1] = K.rvq_search(z, self.books, self._active, self._norms)
-        codes[:, 1:] = self.tf.encode(z[:, :m], self._env)
+        codes[:, 1:], self._latents = self.tf.encode(z[:, :m], self._env, self._latents)
         if len(z):
             self._env[:] = z[-1, :m]
         return codes

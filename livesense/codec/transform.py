@@ -4,11 +4,16 @@ Stages 2-4 of a frame's ids code its spectral envelope (the 128 log-mel dims, in
 normalised RVQ space). In a plain file they index RVQ codebooks of the envelope itself.
 In a file with a learned transform they index an RVQ of a small *latent* instead:
 
-    encoder: [envelope_t, envelope_{t-1}]            -> MLP -> latent (``lat`` dims) -> RVQ ids
-    decoder: [latent_t, latent_{t-1}, latent_{t-2}]  -> MLP -> envelope_t
+    encoder: [envelope_t, envelope_{t-1}(, q_{t-1}, q_{t-2})] -> MLP -> latent (``lat`` dims) -> RVQ ids
+    decoder: [q_t, q_{t-1}, q_{t-2}]                           -> MLP -> envelope_t
 
+(q: the quantized latents, what the decoder has.) A *closed-loop* encoder (an input of
+``2 * env + 2 * lat``) also reads the last two quantized latents, the decoder's own context,
+so it can spend the frame's bits on what the decoder cannot already predict (predictive
+coding); it then runs frame by frame. An open-loop encoder (``2 * env``) reads envelopes only.
 Both MLPs are causal (past frames only), so the algorithmic latency is unchanged; the
-encoder keeps the last envelope row, the decoder the last two decoded latents. Layers run
+encoder keeps the last envelope row (and, closed-loop, the last two quantized latents), the
+decoder the last two decoded latents. Layers run
 through :func:`livesense.codec.kernels.dense` (no fastmath, row by row), so the ids are the
 same bits in a stream and in a one-shot call. Stage 1 (the source: log-f0, voicing) stays a
 plain RVQ stage. Trained by :mod:`livesense.codec.learn`; why it exists: models/lsc1/README.md.
@@ -45,6 +50,11 @@ class EnvelopeTransform:
         return self.dec[-1][0].shape[1]
 
     @property
+    def closed_loop(self) -> bool:
+        """The encoder reads the last two quantized latents too (see the module's docstring)."""
+        return self.enc[0][0].shape[0] == 2 * self.env + 2 * self.lat
+
+    @property
     def stages(self) -> int:
         return self.books.shape[0]
 
@@ -60,7 +70,8 @@ class EnvelopeTransform:
             return out
 
         tf = cls(layers("enc"), layers("dec"), np.ascontiguousarray(z[f"{PREFIX}books"], np.float32))
-        want = {"encoder input": (tf.enc[0][0].shape[0], 2 * env), "encoder output": (tf.enc[-1][0].shape[1], tf.lat),
+        n_in, loop = tf.enc[0][0].shape[0], 2 * env + 2 * tf.lat  # open loop: 2 * env
+        want = {"encoder input": (n_in, n_in if n_in in (2 * env, loop) else f"{2 * env} or {loop}"), "encoder output": (tf.enc[-1][0].shape[1], tf.lat),
                 "decoder input": (tf.dec[0][0].shape[0], 3 * tf.lat), "decoder output": (tf.env, env),
                 "latent stages": (tf.stages, stages), "latent codebook size": (tf.books.shape[2], codebook_size)}
         bad = {k: v for k, v in want.items() if v[0] != v[1]}
@@ -76,14 +87,25 @@ class EnvelopeTransform:
                 out[f"{PREFIX}{part}_w{i}"], out[f"{PREFIX}{part}_b{i}"] = w, b
         return out
 
-    def encode(self, env: np.ndarray, prev: np.ndarray) -> np.ndarray:
-        """Envelope rows (n, env) and the row before the first -> ids (n, stages) int32."""
+    def encode(self, env: np.ndarray, prev: np.ndarray, past: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Envelope rows (n, env), the row before the first and the last two quantized
+        latents (2, lat), oldest first -> (ids (n, stages) int32, the new last two latents)."""
         env = np.ascontiguousarray(env, np.float32)
+        past = np.zeros((2, self.lat), np.float32) if past is None else np.asarray(past, np.float32)
         if not len(env):
-            return np.zeros((0, self.stages), np.int32)
+            return np.zeros((0, self.stages), np.int32), past
         before = np.concatenate([prev[None].astype(np.float32), env[:-1]])
-        latent = mlp(self.enc, np.concatenate([env, before], axis=1))
-        return K.rvq_search(latent, self.books, self._active, self._norms)
+        rows = np.concatenate([env, before], axis=1)
+        if not self.closed_loop:
+            ids = K.rvq_search(mlp(self.enc, rows), self.books, self._active, self._norms)
+            return ids, np.concatenate([past, K.rvq_decode(ids, self.books)])[-2:].copy()
+        ids = np.empty((len(env), self.stages), np.int32)
+        q = past.copy()
+        for t in range(len(env)):  # each frame's input holds the quantized latents before it
+            latent = mlp(self.enc, np.concatenate([rows[t], q[1], q[0]])[None])
+            ids[t] = K.rvq_search(latent, self.books, self._active, self._norms)[0]
+            q = np.stack([q[1], K.rvq_decode(ids[t: t + 1], self.books)[0]])
+        return ids, q
 
     def decode(self, codes: np.ndarray, past: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids (n, stages) and the last two latents (2, lat), oldest first -> (envelope rows

@@ -56,6 +56,16 @@ HELDOUT_VOICES = (
     Voice("espeak-nyc-klatt", "espeak", "en-us-nyc+klatt"),
 )
 
+# for choosing between codec variants (scripts/codec_ab.py --clips dev): neither training nor bench voices
+DEV_VOICES = (
+    Voice("piper-joe-up200", "piper", cents=200.0),
+    Voice("piper-joe-down300", "piper", cents=-300.0),
+    Voice("espeak-us-klatt4", "espeak", "en-us+klatt4"),
+    Voice("espeak-gb-iven2", "espeak", "en-gb+Iven2", pitch=40),
+    Voice("espeak-us-steph2", "espeak", "en-us+Steph2", pitch=60),
+    Voice("espeak-rp-gene2", "espeak", "en-gb-x-rp+Gene2", speed=0.95),
+)
+
 
 def speak(v: Voice, text: str):
     """Render ``text`` in voice ``v`` (16 kHz float32)."""
