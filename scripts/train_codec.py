@@ -2,15 +2,17 @@
 """Train LSC-1's RVQ codebooks on speech the project generates itself.
 
 Recipe (reproducible from --seed): train sentences (livesense.corpus.sentences("train"))
-× (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices)
+× (1 of 3 Piper joe speeds + 3 of 60 random espeak-ng accent/variant/pitch/speed voices, then
+3 more espeak-ng voices from a second pool of 60 and all 3 Piper speeds again)
 + one augmented copy of every clip (speed, sox pitch, EQ, reverb, noise, gain) -> LSC-1 features (YIN pitch) ->
 compressed band magnitudes (power gamma) -> per-dimension normalisation -> stage 1: k-means
 of the source (log-f0, voicing) -> stages 2-4: the learned envelope transform (encoder MLP,
-3-stage RVQ of its latent, decoder MLP; livesense.codec.learn, torch). ``--plain`` makes the
+3-stage RVQ of its latent, decoder MLP; closed loop: the encoder also reads the last two
+quantized latents; livesense.codec.learn, torch). ``--plain`` makes the
 earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and a
 least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
-    python scripts/train_codec.py            # ~35 min on one core (+ ~6 min to build the corpus once)
+    python scripts/train_codec.py            # ~85 min on one core (+ ~11 min to build the corpus once)
     python scripts/train_codec.py --plain --extra-espeak 0 --pitch autocorr   # ~12 min: the recipe of the earlier
                       # plain file (models/tiny/lsc1_codebooks.npz); not bit for bit, see its card
 """
@@ -46,6 +48,8 @@ def parse_args():
     p.add_argument("--extra-pools", type=int, default=1, help="extra espeak-ng voice pools (each its own seed)")
     p.add_argument("--extra-piper", type=int, default=1, help="extra Piper pools: every train sentence by all 3 "
                    "Piper joe speeds, +1 augmented copy each (natural speech: the voices the codec does worst on)")
+    p.add_argument("--open-loop", action="store_true", help="learned transform: an open-loop encoder (envelopes "
+                   "only; the recipe before 2026-12-06)")
     p.add_argument("--plain", action="store_true", help="plain RVQ codebooks for the envelope (no learned transform)")
     p.add_argument("--epochs", type=int, default=32, help="learned transform: training epochs")
     p.add_argument("--hidden", type=int, default=768, help="learned transform: width of the MLPs' hidden layers")
@@ -163,7 +167,7 @@ def main():
         from livesense.codec.learn import TransformConfig, train_transform
 
         books = train_rvq(norm.forward(F), 1, c.codebook_size, a.iters, seed=a.seed, masks=stage_masks(c)[:1])
-        cfg = TransformConfig(lat=a.lat, hidden=a.hidden, epochs=a.epochs, seed=a.seed)
+        cfg = TransformConfig(lat=a.lat, hidden=a.hidden, epochs=a.epochs, seed=a.seed, closed_loop=not a.open_loop)
         tf = train_transform(norm.forward(F_all)[:, : c.n_sub * c.n_mel], starts, c.n_codebooks - 1,
                              c.codebook_size, cfg)
         recipe["transform"] = asdict(cfg)
