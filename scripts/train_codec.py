@@ -13,7 +13,7 @@ earlier kind instead: greedy RVQ of the envelope itself (k-means per stage) and 
 least-squares context decoder. Held-out voices and held-out sentences are never read here.
 
     python scripts/train_codec.py            # ~85 min on one core (+ ~11 min to build the corpus once)
-    python scripts/train_codec.py --plain --extra-espeak 0 --pitch autocorr   # ~12 min: the recipe of the earlier
+    python scripts/train_codec.py --plain --extra-espeak 0 --extra-piper 0 --pitch autocorr   # ~12 min: the recipe of the earlier
                       # plain file (models/tiny/lsc1_codebooks.npz); not bit for bit, see its card
 """
 

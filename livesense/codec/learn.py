@@ -107,28 +107,37 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
     def noisy(e):  # epoch 0 (and the latents that seed the RVQ): noise in place of the quantizer
         return e + 0.3 * e.detach().std() * torch.randn_like(e)
 
+    def stand_in(e, noise):  # what the decoder gets for latents e (..., lat): no gradient; ids unless noisy
+        if noise:
+            return noisy(e).detach(), None
+        with torch.no_grad():
+            q, ids = quantize(e.detach().reshape(-1, cfg.lat))
+        return q.reshape(e.shape), [k.reshape(e.shape[:-1]) for k in ids]
+
     def encode(j, noise):
         """Rows j (runs, T) consecutive -> latents e and the values the decoder gets in their
-        place (quantized or noisy, no gradient), both (runs, T, lat); closed loop, frame by
-        frame, each frame reading the quantized latents before it (0 at a clip's start and
-        before a run's first frame: the ``warm`` frames let that fade)."""
+        place (quantized or noisy), both (runs, T, lat), and the RVQ ids per stage (runs, T)
+        (None when noisy); closed loop, frame by frame, each frame reading the quantized
+        latents before it (0 at a clip's start and before a run's first frame: the ``warm``
+        frames let that fade)."""
         x = envelopes(j)
         if not closed:
             e = enc(x)
-            return e, (noisy(e) if noise else quantize(e.reshape(-1, cfg.lat))[0].reshape(e.shape)).detach()
-        zero = torch.zeros(j.shape[0], cfg.lat)
-        q1 = q2 = zero
-        es, qs = [], []
+            return (e, *stand_in(e, noise))
+        q1 = q2 = torch.zeros(j.shape[0], cfg.lat)
+        es, qs, ids = [], [], []
         for s in range(j.shape[1]):
             k = j[:, s]
             ok1 = torch.from_numpy(k - 1 >= first[k])[:, None]
             ok2 = torch.from_numpy(k - 2 >= first[k])[:, None]
             e = enc(torch.cat([x[:, s], q1 * ok1, q2 * ok2], -1))
-            q = (noisy(e) if noise else quantize(e)[0]).detach()
+            q, k_ids = stand_in(e, noise)
             es.append(e)
             qs.append(q)
+            ids.append(k_ids)
             q1, q2 = q, q1
-        return torch.stack(es, 1), torch.stack(qs, 1)
+        ids = None if noise else [torch.stack([f[st] for f in ids], 1) for st in range(stages)]
+        return torch.stack(es, 1), torch.stack(qs, 1), ids
 
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -151,13 +160,13 @@ def train_transform(env: np.ndarray, starts: np.ndarray, stages: int, codebook_s
         for _ in range(per_epoch):
             t = rng.integers(0, n - L + 1, rows_per)[:, None] + np.arange(L)[None]  # targets (rows, L)
             j = t[:, :1] + np.arange(-W, L)[None]  # encoded rows (rows, W + L)
-            e, q = encode(j, epoch == 0)
+            e, q, ids = encode(j, epoch == 0)
             if epoch == 0:
                 commit = torch.zeros(())
             else:
                 with torch.no_grad():
-                    flat = e.detach().reshape(-1, cfg.lat)[own]
-                    _update_books(books, ema_n, ema_w, flat, quantize(flat)[1], cfg.ema)
+                    _update_books(books, ema_n, ema_w, e.detach().reshape(-1, cfg.lat)[own],
+                                  [k.reshape(-1)[own] for k in ids], cfg.ema)
                 commit = ((e - q) ** 2).mean()
             feed = e + (q - e).detach()
             parts = [feed[:, W - k: W - k + L] * torch.from_numpy(t - k >= first[t])[..., None]

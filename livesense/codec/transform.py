@@ -98,7 +98,7 @@ class EnvelopeTransform:
         rows = np.concatenate([env, before], axis=1)
         if not self.closed_loop:
             ids = K.rvq_search(mlp(self.enc, rows), self.books, self._active, self._norms)
-            return ids, np.concatenate([past, K.rvq_decode(ids, self.books)])[-2:].copy()
+            return ids, np.concatenate([past, K.rvq_decode(ids[-2:], self.books)])[-2:]
         ids = np.empty((len(env), self.stages), np.int32)
         q = past.copy()
         for t in range(len(env)):  # each frame's input holds the quantized latents before it
